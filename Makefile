@@ -1,0 +1,32 @@
+# quotebot: `make demo` runs the bot once over the bundled example mailbox; `make test` runs lint and tests.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint fmt clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf var/outbox var/quotebot.db var/quotebot.db-wal var/quotebot.db-shm
+	$(BIN)/quotebot demo --config examples/quotebot.toml
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot tests
+	$(BIN)/ruff format --check bot tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+fmt: $(STAMP)
+	$(BIN)/ruff format bot tests
+	$(BIN)/ruff check --fix bot tests
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
