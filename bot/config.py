@@ -1,0 +1,219 @@
+"""Read quotebot.toml into typed, validated objects; every error names file, key, value and fix."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from bot.errors import ConfigError
+from bot.model import ROLES, Contact, Role
+from bot.parse import parse_address
+
+Mode = Literal["send", "draft", "dry-run"]
+MODES: tuple[Mode, ...] = ("send", "draft", "dry-run")
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """The `[bot]` table: who the mailbox is and how replies go out."""
+
+    address: str
+    mode: Mode = "send"
+    since: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    name: str = "Quotes desk"
+    aliases: tuple[str, ...] = ()
+    reply_interval_hours: float = 24.0
+    reply_all: bool = False
+    rules_dir: Path = PACKAGE_ROOT / "rules"
+    templates_dir: Path = PACKAGE_ROOT / "templates"
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """A `[mailbox]` or `[outbox]` table on the embedded default: a Maildir folder."""
+
+    kind: Literal["maildir"]
+    path: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole config file."""
+
+    source: Path
+    bot: BotConfig
+    mailbox: FolderConfig
+    outbox: FolderConfig
+    database_url: str
+    customer_domains: tuple[str, ...]
+    contacts: tuple[Contact, ...]
+
+    def contact(self, address: str) -> Contact | None:
+        """The directory entry for an address, compared case-insensitively."""
+        wanted = address.lower()
+        for contact in self.contacts:
+            if contact.email == wanted:
+                return contact
+        return None
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        """The bot's address and aliases, lower-cased."""
+        return frozenset(a.lower() for a in (self.bot.address, *self.bot.aliases))
+
+
+class _Reader:
+    """Typed access to one TOML table that reports the dotted key at fault."""
+
+    def __init__(self, source: Path, table: Mapping[str, Any], prefix: str) -> None:
+        self.source, self.table, self.prefix = source, table, prefix
+
+    def fail(self, key: str, value: object, fix: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.prefix}{key} = {value!r}: {fix}")
+
+    def get(self, key: str, kind: type, default: Any = ..., *, fix: str = "") -> Any:
+        if key not in self.table:
+            if default is ...:
+                raise ConfigError(f"{self.source}: {self.prefix}{key} is missing: {fix}")
+            return default
+        value = self.table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise self.fail(key, value, f"expected a {kind.__name__}. {fix}".strip())
+        return value
+
+    def check_known(self, known: set[str]) -> None:
+        for key in self.table:
+            if key not in known:
+                raise self.fail(key, self.table[key], f"unknown key; known: {', '.join(sorted(known))}")
+
+
+def _address(reader: _Reader, key: str, value: str) -> str:
+    name, addr = parse_address(value)
+    if not addr or name:
+        raise reader.fail(key, value, "write a bare address such as quotes@printshop.example")
+    return addr.lower()
+
+
+def _since(reader: _Reader, value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return _since(reader, datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    raise reader.fail("since", value, 'write a date such as "2025-01-01"')
+
+
+def _bot(source: Path, raw: Mapping[str, Any]) -> BotConfig:
+    r = _Reader(source, raw, "bot.")
+    r.check_known(
+        {"address", "mode", "since", "name", "aliases", "reply_interval_hours", "reply_all",
+         "rules_dir", "templates_dir"}
+    )
+    address = _address(r, "address", r.get("address", str, fix='e.g. "quotes@printshop.example"'))
+    mode = r.get("mode", str, "send")
+    if mode not in MODES:
+        raise r.fail("mode", mode, f"use one of {', '.join(MODES)}")
+    aliases = tuple(_address(r, "aliases", a) for a in r.get("aliases", list, []))
+    interval = r.get("reply_interval_hours", float, 24.0)
+    if interval < 0:
+        raise r.fail("reply_interval_hours", interval, "use 0 or more hours")
+    defaults = BotConfig(address=address)
+    return BotConfig(
+        address=address,
+        mode=cast(Mode, mode),
+        since=_since(r, raw["since"]) if "since" in raw else defaults.since,
+        name=r.get("name", str, defaults.name),
+        aliases=aliases,
+        reply_interval_hours=interval,
+        reply_all=r.get("reply_all", bool, False),
+        rules_dir=_dir(r, "rules_dir", defaults.rules_dir),
+        templates_dir=_dir(r, "templates_dir", defaults.templates_dir),
+    )
+
+
+def _dir(r: _Reader, key: str, default: Path) -> Path:
+    if key not in r.table:
+        return default
+    path = Path(r.get(key, str))
+    if not path.is_dir():
+        raise r.fail(key, str(path), "no such folder; point it at a folder that exists")
+    return path
+
+
+def _folder(source: Path, raw: Mapping[str, Any], table: str) -> FolderConfig:
+    r = _Reader(source, raw, f"{table}.")
+    r.check_known({"kind", "path"})
+    kind = r.get("kind", str, "maildir")
+    if kind != "maildir":
+        raise r.fail("kind", kind, 'only "maildir" is supported in this version')
+    return FolderConfig(kind="maildir", path=Path(r.get("path", str, fix="name a Maildir folder")))
+
+
+def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: contacts = {raw!r}: write each contact as a [[contacts]] table")
+    contacts = []
+    for index, entry in enumerate(raw):
+        r = _Reader(source, entry, f"contacts[{index}].")
+        r.check_known({"email", "name", "role"})
+        role = r.get("role", str, fix=f"use one of {', '.join(ROLES)}")
+        if role not in ROLES:
+            raise r.fail("role", role, f"use one of {', '.join(ROLES)}")
+        email = _address(r, "email", r.get("email", str, fix="the contact's address"))
+        contacts.append(Contact(email=email, name=r.get("name", str, ""), role=cast(Role, role)))
+    return tuple(contacts)
+
+
+def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
+    """Validate a TOML document already read into a dict."""
+    top = _Reader(source, raw, "")
+    top.check_known({"bot", "mailbox", "outbox", "database", "customers", "contacts"})
+    tables = {}
+    for name in ("bot", "mailbox", "outbox", "database", "customers"):
+        tables[name] = top.get(name, dict, {} if name in ("database", "customers") else ...,
+                               fix=f"add a [{name}] table (see config.example.toml)")
+    db = _Reader(source, tables["database"], "database.")
+    db.check_known({"url"})
+    customers = _Reader(source, tables["customers"], "customers.")
+    customers.check_known({"domains"})
+    domains = customers.get("domains", list, [])
+    for domain in domains:
+        if not isinstance(domain, str) or "@" in domain or "." not in domain:
+            raise customers.fail("domains", domain, 'list bare domains such as "acme.example"')
+    return Config(
+        source=source,
+        bot=_bot(source, tables["bot"]),
+        mailbox=_folder(source, tables["mailbox"], "mailbox"),
+        outbox=_folder(source, tables["outbox"], "outbox"),
+        database_url=db.get("url", str, "sqlite:///var/quotebot.db"),
+        customer_domains=tuple(d.lower() for d in domains),
+        contacts=_contacts(source, raw.get("contacts", [])),
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at `path`."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file; copy config.example.toml to {path} or pass --config"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(path, raw)

@@ -1,0 +1,33 @@
+"""One error hierarchy: every failure the bot reports to a person is a QuotebotError."""
+
+
+class QuotebotError(Exception):
+    """Base of every error quotebot raises on purpose; its message says what to fix."""
+
+
+class ConfigError(QuotebotError):
+    """Raised when the config file is missing, is not TOML, or has a bad key or value."""
+
+
+class RulesError(QuotebotError):
+    """Raised when a rules/*.toml file is missing, malformed, or holds a bad pattern."""
+
+
+class TemplateError(QuotebotError):
+    """Raised when a reply template is missing or fails to render."""
+
+
+class MessageError(QuotebotError):
+    """Raised when one message cannot be read or parsed; the run goes on without it."""
+
+
+class MailboxError(QuotebotError):
+    """Raised when the mailbox cannot be opened or read."""
+
+
+class OutboxError(QuotebotError):
+    """Raised when a reply cannot be handed to the outbox."""
+
+
+class StoreError(QuotebotError):
+    """Raised when the database cannot be opened or written."""
