@@ -1,0 +1,278 @@
+"""Approval statements and release fields from a message's new text (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.model import Attachment, Extraction, Fields, Modality, Stage, Statement
+from bot.rules import Patterns, Rules, any_match
+from bot.sentences import split_clauses, split_sentences
+
+_NUMBER = re.compile(r"(?<![\w.$€£#/+-])(\d{1,3}(?:,\d{3})+|\d{1,6})(-(?:unit|piece|part|pc)s?\b)?(?![\w,]\d|\w)")
+_WORD_NUMBER = re.compile(r"\b([a-z]+)\b", re.I)
+_ADJECTIVES = r"\s*(?:-\s*)?(?:[a-z][\w-]*\s+){0,3}?"
+
+
+@dataclass(frozen=True)
+class _Clause:
+    text: str
+    sentence: str
+    modality: Modality
+    approval: bool
+    hold: bool
+    balance: bool
+    negated: bool
+    technical: bool
+
+
+@dataclass(frozen=True)
+class _Count:
+    value: int
+    kind: str  # released | held | total | forecast
+    sentence: str
+
+
+def _modality(sentence: str, rules: Rules) -> Modality:
+    cues = rules.cues
+    if sentence.rstrip().endswith("?") and not any_match(cues.request_question, sentence):
+        return "question"
+    if any_match(cues.hearsay, sentence):
+        return "hearsay"
+    tentative = any_match(cues.conditional_tentative, sentence)
+    if any_match(cues.future, sentence):
+        return "future"
+    if tentative and any_match(cues.hedged, sentence):
+        return "future"
+    if tentative or any_match(cues.conditional, sentence):
+        return "conditional"
+    if any_match(cues.hedged, sentence):
+        return "hedged"
+    return "plain"
+
+
+def _negated(clause: str, cue: re.Match[str], rules: Rules) -> bool:
+    before = clause[: cue.start()]
+    words = before.split()[-4:]
+    return bool(any_match(rules.cues.negation, " ".join(words)))
+
+
+def _clauses(text: str, rules: Rules) -> list[_Clause]:
+    cues = rules.cues
+    found = []
+    for sentence in split_sentences(text):
+        modality = _modality(sentence, rules)
+        for clause in split_clauses(sentence):
+            approval = any_match(cues.approval, clause)
+            hold = any_match(cues.hold, clause)
+            found.append(
+                _Clause(
+                    text=clause,
+                    sentence=sentence,
+                    modality=modality,
+                    approval=bool(approval),
+                    hold=bool(hold),
+                    balance=bool(hold and any_match(cues.balance, clause)),
+                    negated=bool(approval and not hold and _negated(clause, approval, rules)),
+                    technical=bool(any_match(cues.technical, clause)),
+                )
+            )
+    return found
+
+
+def _counts(text: str, sentence: str, rules: Rules) -> list[_Count]:
+    """Every count in a clause that is a quantity: released, held or forecast."""
+    q = rules.quantity
+    counts = []
+    candidates = [(m.start(), m.end(), int(m.group(1).replace(",", "")), bool(m.group(2)))
+                  for m in _NUMBER.finditer(text)]
+    for m in _WORD_NUMBER.finditer(text):
+        value = q.words.get(m.group(1).lower())
+        if value is not None:
+            candidates.append((m.start(), m.end(), value, False))
+    for start, end, value, hyphen_unit in sorted(candidates):
+        before, after = text[max(0, start - 40) : start], text[end : end + 40]
+        if not hyphen_unit:
+            if q.not_before.search(before) or q.not_after.match(after):
+                continue
+            unit = re.match(_ADJECTIVES + q.units.pattern + r"\b", after, re.I)
+            if not unit and not any_match(q.lead, before) and not q.held_before.search(before):
+                continue
+        if value == 0 or value > 1_000_000:
+            continue
+        clause_before = text[:start]
+        if q.held_before.search(before) or any_match(q.held, clause_before):
+            kind = "held"
+        elif q.total_before.search(before):
+            kind = "total"
+        elif any_match(q.forecast, text):
+            kind = "forecast"
+        else:
+            kind = "released"
+        counts.append(_Count(value, kind, sentence))
+    return counts
+
+
+def _first(
+    patterns: Patterns, clauses: list[_Clause], *, group: int = 0
+) -> tuple[str, str] | None:
+    """The first match (or one of its groups) in the clauses, with its sentence."""
+    for clause in clauses:
+        found = any_match(patterns, clause.text)
+        if found and found.group(group):
+            return " ".join(found.group(group).split()), clause.sentence
+    return None
+
+
+def _revisions(clauses: list[_Clause], rules: Rules) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+    for clause in clauses:
+        for pattern in rules.revision:
+            for found in pattern.finditer(clause.text):
+                value = found.group(1)
+                value = value.upper() if "." not in value else value
+                if value not in (v for v, _ in seen):
+                    seen.append((value, clause.sentence))
+    return seen
+
+
+def _timing(clauses: list[_Clause], rules: Rules) -> tuple[str, str] | None:
+    for clause in clauses:
+        if clause.modality in ("question", "future", "hearsay") or clause.hold:
+            continue
+        if clause.modality == "conditional" and any_match(rules.cues.conditional, clause.text):
+            continue
+        found = any_match(rules.timing_now, clause.text)
+        if found:
+            return found.group(0).strip(), clause.sentence
+    return None
+
+
+def _unconditional(text: str, rules: Rules) -> str:
+    """A clause without its condition ("... once the samples are signed off")."""
+    found = any_match(rules.cues.conditional, text)
+    return text[: found.start()] if found else text
+
+
+def _scope(
+    release: list[_Clause], others: list[_Clause], counts: list[_Count], balance: bool, rules: Rules
+) -> Stage:
+    cues = rules.cues
+    in_release = {c.sentence for c in release}
+    sentences = " ".join(
+        _unconditional(c.text, rules) for c in others if c.sentence in in_release and not c.hold
+    )
+    if any_match(cues.sample, sentences):
+        return "sample"
+    if balance or any(c.kind in ("held", "total") for c in counts) or any_match(cues.partial, sentences):
+        return "partial"
+    if any(c.kind == "released" for c in counts) or any_match(cues.production, sentences):
+        return "production"
+    return "unclear"
+
+
+def _commercial(clause: _Clause, counts: list[_Count], po: bool, rules: Rules) -> bool:
+    """Whether an approval clause says more than 'the part is technically right'."""
+    cues = rules.cues
+    if po or any(c.kind == "released" and c.sentence == clause.sentence for c in counts):
+        return True
+    text = clause.sentence
+    instruction = any_match(rules.timing_now, text)
+    return bool(
+        instruction
+        or any_match(cues.production, text)
+        or any_match(cues.partial, text)
+        or (any_match(cues.sample, text) and not clause.technical)
+    )
+
+
+def _stage(clauses: list[_Clause], counts: list[_Count], po: bool, rules: Rules) -> tuple[Stage, bool, str]:
+    """The stage, whether a technical approval is bounded, and a short reason."""
+    definite = [c for c in clauses if c.modality in ("plain", "conditional")]
+    release = [c for c in definite if c.approval and not c.negated and not c.hold]
+    full_holds = [c for c in definite if c.hold and not c.balance]
+    balance_holds = [c for c in definite if c.hold and c.balance]
+    refusals = [c for c in definite if c.approval and c.negated]
+    bounded = bool(any(any_match(rules.cues.boundary, c.sentence) for c in clauses))
+    if po and not release and not full_holds:
+        release = [c for c in definite if rules.po_number.search(c.text)]
+    commercial = [c for c in release if _commercial(c, counts, po, rules)]
+    if release and not commercial and all(c.technical for c in release):
+        return "technical", bounded, "technical approval only"
+    if full_holds and not (release and bounded):
+        return "hold", False, "the sender asks to hold or stop"
+    if release:
+        scope = _scope(release, clauses, counts, bool(balance_holds), rules)
+        if scope == "unclear" and bounded and any(c.technical for c in release):
+            return "technical", True, "technical approval only"
+        reason = "approval whose scope cannot be told" if scope == "unclear" else f"{scope} release"
+        return scope, False, reason
+    if balance_holds or refusals:
+        return "hold", False, "the sender asks to hold or does not release"
+    if any(c.approval and c.modality in ("hedged", "hearsay") for c in clauses):
+        return "unclear", False, "approval that is hedged or reported second-hand"
+    return "none", False, "no approval or release statement"
+
+
+def _statements(clauses: list[_Clause], stage: Stage, bounded: bool) -> tuple[Statement, ...]:
+    result = []
+    for clause in clauses:
+        if not (clause.approval or clause.hold):
+            continue
+        scope: Stage = "hold" if clause.hold else ("technical" if clause.technical and stage == "technical" else stage)
+        result.append(Statement(clause.text, scope, clause.negated, clause.modality, bounded))
+    return tuple(result)
+
+
+def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()) -> Extraction:
+    """Statements, fields and stage of one message's new text."""
+    clauses = _clauses(text, rules)
+    counts = [count for clause in clauses for count in _counts(clause.text, clause.sentence, rules)]
+    evidence: dict[str, str] = {}
+    po_found = _first((rules.po_number,), [c for c in clauses if c.modality != "question"], group=1)
+    po_attached = any(rules.po_attachment.search(a.filename) for a in attachments if a.filename)
+    stage, bounded, reason = _stage(clauses, counts, bool(po_found or po_attached), rules)
+
+    releasing = stage in ("sample", "partial", "production", "unclear")
+    released = next((c for c in counts if c.kind == "released"), None) if releasing else None
+    held = next((c for c in counts if c.kind == "held"), None)
+    forecast = next((c for c in counts if c.kind in ("total", "forecast")), None)
+    revisions = _revisions(clauses, rules)
+    timing = _timing(clauses, rules) if releasing else None
+    conditional = next(
+        (c for c in clauses if c.approval and c.modality == "conditional" and not c.balance), None
+    )
+    if conditional and timing and timing[1] == conditional.sentence:
+        timing = None
+    material = _first(rules.material, clauses)
+    finish = _first(rules.finish, clauses)
+    trigger = _first(rules.trigger, [c for c in clauses if c.balance], group=2)
+    for name, found in (
+        ("quantity", released and (str(released.value), released.sentence)),
+        ("held_quantity", held and (str(held.value), held.sentence)),
+        ("revision", revisions[0] if revisions else None),
+        ("timing", timing),
+        ("condition", conditional and ("", conditional.sentence)),
+        ("material", material),
+        ("finish", finish),
+        ("po_number", po_found),
+        ("trigger", trigger),
+    ):
+        if found:
+            evidence[name] = found[1]
+    fields = Fields(
+        quantity=released.value if released else None,
+        held_quantity=held.value if held else None,
+        forecast_quantity=forecast.value if forecast else None,
+        revision=revisions[0][0] if revisions else None,
+        revisions=tuple(v for v, _ in revisions),
+        material=material[0] if material else None,
+        finish=finish[0] if finish else None,
+        timing=timing[0] if timing else None,
+        condition=conditional.text if conditional else None,
+        po_number=po_found[0] if po_found else None,
+        po_attached=po_attached,
+        trigger=trigger[0] if trigger else None,
+        evidence=tuple(evidence.items()),
+    )
+    return Extraction(_statements(clauses, stage, bounded), fields, stage, reason)

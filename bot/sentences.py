@@ -1,0 +1,63 @@
+"""Text to sentences and sentences to clauses, for statement extraction."""
+
+from __future__ import annotations
+
+import re
+
+_BULLET = re.compile(r"^\s*(?:[-*•·>]+|\(?\d{1,2}[.)]|\(?[a-d][.)])\s+")
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_ABBREVIATION = re.compile(
+    r"\b(rev|no|approx|e\.g|i\.e|qty|dr|mr|mrs|ms|st|vs|etc|p\.o|nr|ca|incl|pcs|ref)\.$", re.I
+)
+_CLAUSE = re.compile(
+    r"\s*;\s*|,?\s+but\s+|\s+-\s+|,\s*(?:and\s+|then\s+)?(?=(?:please\s+)?(?:hold|do not|don'?t|"
+    r"keep|wait|pause|stop|go ahead|proceed|start|ship|deliver|we|i|the rest|the remaining|"
+    r"the balance|purchasing|this does|that does)\b)|\s+and\s+(?=(?:please\s+)?(?:hold|do not|"
+    r"don'?t|keep|wait|pause|stop)\b)",
+    re.I,
+)
+
+
+def _paragraph_lines(text: str) -> list[str]:
+    """Join lines a mail client wrapped; keep bullets and short lines on their own."""
+    joined: list[str] = []
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            joined.append("")
+            continue
+        bullet = _BULLET.match(line)
+        if bullet:
+            line = line[bullet.end() :].strip()
+        wrapped = (
+            joined
+            and joined[-1]
+            and not bullet
+            and len(joined[-1]) >= 50
+            and joined[-1][-1] not in ".!?:;"
+        )
+        if wrapped:
+            joined[-1] = f"{joined[-1]} {line}"
+        else:
+            joined.append(line)
+    return [line for line in joined if line]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text, one per item; "Rev. A" and "approx. 5" do not end one."""
+    result: list[str] = []
+    for line in _paragraph_lines(text):
+        pending = ""
+        for part in _SPLIT.split(line):
+            pending = f"{pending} {part}".strip() if pending else part
+            if not _ABBREVIATION.search(pending):
+                result.append(pending)
+                pending = ""
+        if pending:
+            result.append(pending)
+    return result
+
+
+def split_clauses(sentence: str) -> list[str]:
+    """Clauses of one sentence, split where a new instruction starts."""
+    return [c.strip(" ,") for c in _CLAUSE.split(sentence) if c and c.strip(" ,")]
