@@ -91,7 +91,9 @@ class _Reader:
     def check_known(self, known: set[str]) -> None:
         for key in self.table:
             if key not in known:
-                raise self.fail(key, self.table[key], f"unknown key; known: {', '.join(sorted(known))}")
+                raise self.fail(
+                    key, self.table[key], f"unknown key; known: {', '.join(sorted(known))}"
+                )
 
 
 def _address(reader: _Reader, key: str, value: str) -> str:
@@ -117,8 +119,17 @@ def _since(reader: _Reader, value: object) -> datetime:
 def _bot(source: Path, raw: Mapping[str, Any]) -> BotConfig:
     r = _Reader(source, raw, "bot.")
     r.check_known(
-        {"address", "mode", "since", "name", "aliases", "reply_interval_hours", "reply_all",
-         "rules_dir", "templates_dir"}
+        {
+            "address",
+            "mode",
+            "since",
+            "name",
+            "aliases",
+            "reply_interval_hours",
+            "reply_all",
+            "rules_dir",
+            "templates_dir",
+        }
     )
     address = _address(r, "address", r.get("address", str, fix='e.g. "quotes@printshop.example"'))
     mode = r.get("mode", str, "send")
@@ -162,7 +173,9 @@ def _folder(source: Path, raw: Mapping[str, Any], table: str) -> FolderConfig:
 
 def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
     if not isinstance(raw, list):
-        raise ConfigError(f"{source}: contacts = {raw!r}: write each contact as a [[contacts]] table")
+        raise ConfigError(
+            f"{source}: contacts = {raw!r}: write each contact as a [[contacts]] table"
+        )
     contacts = []
     for index, entry in enumerate(raw):
         r = _Reader(source, entry, f"contacts[{index}].")
@@ -181,8 +194,12 @@ def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
     top.check_known({"bot", "mailbox", "outbox", "database", "customers", "contacts"})
     tables = {}
     for name in ("bot", "mailbox", "outbox", "database", "customers"):
-        tables[name] = top.get(name, dict, {} if name in ("database", "customers") else ...,
-                               fix=f"add a [{name}] table (see config.example.toml)")
+        tables[name] = top.get(
+            name,
+            dict,
+            {} if name in ("database", "customers") else ...,
+            fix=f"add a [{name}] table (see config.example.toml)",
+        )
     db = _Reader(source, tables["database"], "database.")
     db.check_known({"url"})
     customers = _Reader(source, tables["customers"], "customers.")

@@ -9,7 +9,9 @@ from bot.model import Attachment, Extraction, Fields, Modality, Stage, Statement
 from bot.rules import Patterns, Rules, any_match
 from bot.sentences import split_clauses, split_sentences
 
-_NUMBER = re.compile(r"(?<![\w.$€£#/+-])(\d{1,3}(?:,\d{3})+|\d{1,6})(-(?:unit|piece|part|pc)s?\b)?(?![\w,]\d|\w)")
+_NUMBER = re.compile(
+    r"(?<![\w.$€£#/+-])(\d{1,3}(?:,\d{3})+|\d{1,6})(-(?:unit|piece|part|pc)s?\b)?(?![\w,]\d|\w)"
+)
 _WORD_NUMBER = re.compile(r"\b([a-z]+)\b", re.I)
 _ADJECTIVES = r"\s*(?:-\s*)?(?:[a-z][\w-]*\s+){0,3}?"
 
@@ -84,8 +86,10 @@ def _counts(text: str, sentence: str, rules: Rules) -> list[_Count]:
     """Every count in a clause that is a quantity: released, held or forecast."""
     q = rules.quantity
     counts = []
-    candidates = [(m.start(), m.end(), int(m.group(1).replace(",", "")), bool(m.group(2)))
-                  for m in _NUMBER.finditer(text)]
+    candidates = [
+        (m.start(), m.end(), int(m.group(1).replace(",", "")), bool(m.group(2)))
+        for m in _NUMBER.finditer(text)
+    ]
     for m in _WORD_NUMBER.finditer(text):
         value = q.words.get(m.group(1).lower())
         if value is not None:
@@ -113,9 +117,7 @@ def _counts(text: str, sentence: str, rules: Rules) -> list[_Count]:
     return counts
 
 
-def _first(
-    patterns: Patterns, clauses: list[_Clause], *, group: int = 0
-) -> tuple[str, str] | None:
+def _first(patterns: Patterns, clauses: list[_Clause], *, group: int = 0) -> tuple[str, str] | None:
     """The first match (or one of its groups) in the clauses, with its sentence."""
     for clause in clauses:
         found = any_match(patterns, clause.text)
@@ -164,7 +166,11 @@ def _scope(
     )
     if any_match(cues.sample, sentences):
         return "sample"
-    if balance or any(c.kind in ("held", "total") for c in counts) or any_match(cues.partial, sentences):
+    if (
+        balance
+        or any(c.kind in ("held", "total") for c in counts)
+        or any_match(cues.partial, sentences)
+    ):
         return "partial"
     if any(c.kind == "released" for c in counts) or any_match(cues.production, sentences):
         return "production"
@@ -186,7 +192,9 @@ def _commercial(clause: _Clause, counts: list[_Count], po: bool, rules: Rules) -
     )
 
 
-def _stage(clauses: list[_Clause], counts: list[_Count], po: bool, rules: Rules) -> tuple[Stage, bool, str]:
+def _stage(
+    clauses: list[_Clause], counts: list[_Count], po: bool, rules: Rules
+) -> tuple[Stage, bool, str]:
     """The stage, whether a technical approval is bounded, and a short reason."""
     definite = [c for c in clauses if c.modality in ("plain", "conditional")]
     release = [c for c in definite if c.approval and not c.negated and not c.hold]
@@ -219,7 +227,11 @@ def _statements(clauses: list[_Clause], stage: Stage, bounded: bool) -> tuple[St
     for clause in clauses:
         if not (clause.approval or clause.hold):
             continue
-        scope: Stage = "hold" if clause.hold else ("technical" if clause.technical and stage == "technical" else stage)
+        scope: Stage = (
+            "hold"
+            if clause.hold
+            else ("technical" if clause.technical and stage == "technical" else stage)
+        )
         result.append(Statement(clause.text, scope, clause.negated, clause.modality, bounded))
     return tuple(result)
 

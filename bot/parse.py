@@ -142,12 +142,12 @@ def parse_message(raw: bytes) -> Message:
     try:
         std, plain, html, attachments = _from_mailparser(raw)
     except Exception as exc:  # mail-parser raises many kinds on bad input; fall back
-        log.debug("mail-parser failed (%s); falling back to the standard library", type(exc).__name__)
+        log.debug(
+            "mail-parser failed (%s); falling back to the standard library", type(exc).__name__
+        )
         std = email.message_from_bytes(raw, policy=email.policy.compat32)
         plain, html, attachments = _body_from_std(std)
-    headers = tuple(
-        (str(k).lower(), clean_header(decode_words(str(v)))) for k, v in std.items()
-    )
+    headers = tuple((str(k).lower(), clean_header(decode_words(str(v)))) for k, v in std.items())
     values = dict(reversed(headers))
 
     def get(name: str) -> str | None:

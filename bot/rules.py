@@ -125,7 +125,9 @@ def _read(path: Path) -> _Table:
     try:
         return _Table(path, tomllib.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise RulesError(f"{path}: rules file missing; restore it from the quotebot sources") from None
+        raise RulesError(
+            f"{path}: rules file missing; restore it from the quotebot sources"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RulesError(f"{path}: not valid TOML: {exc}") from None
 

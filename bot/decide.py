@@ -1,0 +1,218 @@
+"""One message in, one decision out: never-answer list, extraction, authority, thread rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bot.extract import extract
+from bot.guard import never_answer_reason
+from bot.model import FIELDS, Contact, Decision, Extraction, Field, Fields, Message, ThreadState
+from bot.rules import Rules
+from bot.sentences import split_sentences
+from bot.zones import normalize, split_zones
+
+RELEASES = ("sample", "partial", "production")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the pure core knows about the shop: its addresses, customers and contacts."""
+
+    own_addresses: frozenset[str]
+    customer_domains: tuple[str, ...]
+    contacts: Mapping[str, Contact]
+
+
+def _authority(message: Message, fields: Fields, ctx: Context, rules: Rules) -> str | None:
+    contact = ctx.contacts.get(message.from_addr)
+    if contact and contact.role in rules.authority_roles:
+        return f"{contact.role} contact {contact.name or contact.email}"
+    if fields.po_number:
+        return f"PO {fields.po_number}"
+    if fields.po_attached:
+        return "purchase order attached"
+    return None
+
+
+def _missing(present: Mapping[Field, bool]) -> tuple[Field, ...]:
+    return tuple(name for name in FIELDS if not present[name])
+
+
+def own_sentences(text: str) -> frozenset[str]:
+    """Sentences and lines of a message the bot or the shop sent, for quote recognition."""
+    items = [*split_sentences(text), *text.splitlines()]
+    return frozenset(n for n in (normalize(s) for s in items) if len(n) >= 12)
+
+
+def _after(
+    state: ThreadState, message: Message, decision: Decision, sender_is_shop: bool
+) -> ThreadState:
+    """The thread state once this message is taken into account."""
+    ids = state.message_ids | {message.message_id}
+    if sender_is_shop:
+        return replace(
+            state, message_ids=ids, bot_sentences=state.bot_sentences | own_sentences(message.text)
+        )
+    fields, stage = decision.fields, decision.stage
+    carry = state.carry_revision
+    approved = any(s.scope != "hold" and not s.negated for s in decision.statements)
+    if approved and len(set(fields.revisions)) == 1:
+        carry = fields.revisions[0]
+    elif any(r != carry for r in fields.revisions):
+        carry = None
+    new = replace(state, message_ids=ids, carry_revision=carry, status=decision.thread_status)
+    if decision.thread_status == "released":
+        new = replace(
+            new,
+            released_revision=fields.revision,
+            released_quantity=fields.quantity,
+            release_by=message.from_addr,
+            hold_by=None,
+        )
+    elif stage == "hold":
+        new = replace(new, hold_by=message.from_addr)
+    return new
+
+
+def _thread_status(state: ThreadState, decision: Decision, complete: bool, sender: str) -> str:
+    stage = decision.stage
+    if stage in RELEASES and complete:
+        return "released"
+    if stage == "hold":
+        if state.status == "released" and state.release_by and state.release_by != sender:
+            return "conflict"
+        return "hold"
+    if state.status in ("hold", "conflict"):
+        return state.status
+    if decision.about == "reopened":
+        return "reopened"
+    if stage == "technical" and state.status != "released":
+        return "technical"
+    if decision.action == "clarify":
+        return "awaiting" if state.status != "released" else "released"
+    return state.status
+
+
+def decide(
+    message: Message, state: ThreadState, ctx: Context, rules: Rules
+) -> tuple[Decision, ThreadState]:
+    """Decide one message in the light of its thread; return the decision and the new state."""
+    sender_is_shop = message.from_addr in ctx.own_addresses
+    reason = never_answer_reason(
+        message, rules, own_addresses=ctx.own_addresses, customer_domains=ctx.customer_domains
+    )
+    zones = split_zones(message.text, rules, own_sentences=state.bot_sentences)
+    if reason:
+        decision = Decision(
+            message.message_id,
+            "ignore",
+            "none",
+            (),
+            Fields(),
+            f"Never answered: {reason}.",
+            zones.new_text,
+            thread_status=state.status,
+        )
+        return decision, _after(state, message, decision, sender_is_shop)
+    extraction = extract(zones.new_text, rules, attachments=message.attachments)
+    decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules)
+    return decision, _after(state, message, decision, sender_is_shop)
+
+
+def _apply_rules(
+    message: Message, ex: Extraction, new_text: str, state: ThreadState, ctx: Context, rules: Rules
+) -> Decision:
+    fields, stage = ex.fields, ex.stage
+    authority = _authority(message, fields, ctx, rules)
+    contact = ctx.contacts.get(message.from_addr)
+    if state.status == "conflict" and not (contact and contact.role in rules.authority_roles):
+        authority = None  # conflicting instructions need a release from a contact with authority
+    stated: dict[Field, bool] = {
+        "quantity": fields.quantity is not None,
+        "revision": fields.revision is not None,
+        "timing": fields.timing is not None,
+        "authority": authority is not None,
+    }
+    releasing = stage in RELEASES or stage == "unclear"
+    reopened = bool(
+        state.status == "released"
+        and fields.revisions
+        and any(r != state.released_revision for r in fields.revisions)
+        and not (stage in RELEASES and all(stated.values()))
+    )
+    present = dict(stated)
+    if releasing and not stated["revision"] and state.carry_revision and not reopened:
+        present["revision"] = True
+        fields = replace(
+            fields,
+            revision=state.carry_revision,
+            evidence=(
+                *fields.evidence,
+                ("revision", f"(carried from earlier in the thread: {state.carry_revision})"),
+            ),
+        )
+    base = Decision(
+        message.message_id,
+        "ignore",
+        stage,
+        (),
+        fields,
+        ex.reason,
+        new_text,
+        authority=authority,
+        statements=ex.statements,
+    )
+    if reopened:
+        decision = replace(
+            base,
+            action="clarify",
+            missing=_missing(stated),
+            about="reopened",
+            reason=f"names revision {fields.revisions[0]} after a release of "
+            f"{state.released_revision}: the sign-off is reopened",
+        )
+    elif stage == "none":
+        decision = base
+    elif stage == "hold":
+        decision = replace(base, action="record")
+    elif stage == "technical":
+        bounded = any(s.bounded for s in ex.statements)
+        if bounded:
+            decision = replace(
+                base, action="record", reason="technical approval that keeps production closed"
+            )
+        else:
+            decision = replace(
+                base,
+                action="clarify",
+                missing=_missing(present),
+                reason="technical approval that does not say whether production is released",
+            )
+    elif stage == "unclear":
+        decision = replace(base, action="clarify", missing=_missing(present))
+    else:
+        missing = _missing(present)
+        action = "clarify" if missing else "record"
+        what = f"{stage} release" + (
+            " with every field stated" if not missing else f" missing {', '.join(missing)}"
+        )
+        decision = replace(base, action=action, missing=missing, reason=what)
+    complete = stage in RELEASES and not decision.missing and decision.action == "record"
+    return replace(
+        decision, thread_status=_thread_status(state, decision, complete, message.from_addr)
+    )
+
+
+def reply_suppressed(
+    decision: Decision, message: Message, state: ThreadState, *, interval: timedelta, now: datetime
+) -> str | None:
+    """Why a clarify decision must not be answered now (the per-thread rate limit), or None."""
+    if decision.action != "clarify" or state.last_clarify_at is None:
+        return None
+    if now - state.last_clarify_at >= interval:
+        return None
+    if state.last_clarify_to == message.from_addr:
+        return None  # the person we asked wrote again: answer them
+    return f"a clarification went to this thread less than {interval} ago"
