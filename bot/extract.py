@@ -35,20 +35,21 @@ class _Count:
     sentence: str
 
 
-def _modality(sentence: str, rules: Rules) -> Modality:
+def _modality(sentence: str, clause: str, rules: Rules) -> Modality:
+    """How a clause is meant; questions and "if" reach over the whole sentence."""
     cues = rules.cues
     if sentence.rstrip().endswith("?") and not any_match(cues.request_question, sentence):
         return "question"
-    if any_match(cues.hearsay, sentence):
+    if any_match(cues.hearsay, clause):
         return "hearsay"
     tentative = any_match(cues.conditional_tentative, sentence)
-    if any_match(cues.future, sentence):
+    if any_match(cues.future, clause):
         return "future"
     if tentative and any_match(cues.hedged, sentence):
         return "future"
-    if tentative or any_match(cues.conditional, sentence):
+    if tentative or any_match(cues.conditional, clause):
         return "conditional"
-    if any_match(cues.hedged, sentence):
+    if any_match(cues.hedged, clause):
         return "hedged"
     return "plain"
 
@@ -63,10 +64,10 @@ def _clauses(text: str, rules: Rules) -> list[_Clause]:
     cues = rules.cues
     found = []
     for sentence in split_sentences(text):
-        modality = _modality(sentence, rules)
         for clause in split_clauses(sentence):
+            modality = _modality(sentence, clause, rules)
             approval = any_match(cues.approval, clause)
-            hold = any_match(cues.hold, clause)
+            hold = any_match(cues.hold, clause) and not any_match(cues.not_hold, clause)
             found.append(
                 _Clause(
                     text=clause,
@@ -82,8 +83,8 @@ def _clauses(text: str, rules: Rules) -> list[_Clause]:
     return found
 
 
-def _counts(text: str, sentence: str, rules: Rules) -> list[_Count]:
-    """Every count in a clause that is a quantity: released, held or forecast."""
+def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Count]:
+    """Every count in a clause that is a quantity: released, held, total or forecast."""
     q = rules.quantity
     counts = []
     candidates = [
@@ -100,12 +101,15 @@ def _counts(text: str, sentence: str, rules: Rules) -> list[_Count]:
             if q.not_before.search(before) or q.not_after.match(after):
                 continue
             unit = re.match(_ADJECTIVES + q.units.pattern + r"\b", after, re.I)
-            if not unit and not any_match(q.lead, before) and not q.held_before.search(before):
+            plural = re.match(r"\s*(?:[a-z][\w-]*\s+)?(" + q.plural_unit.pattern + ")", after, re.I)
+            if plural and q.not_units.match(plural.group(1)):
+                plural = None
+            if not (unit or plural or any_match(q.lead, before) or q.held_before.search(before)):
                 continue
         if value == 0 or value > 1_000_000:
             continue
         clause_before = text[:start]
-        if q.held_before.search(before) or any_match(q.held, clause_before):
+        if hold and (q.held_before.search(before) or any_match(q.held, clause_before)):
             kind = "held"
         elif q.total_before.search(before):
             kind = "total"
@@ -197,9 +201,15 @@ def _stage(
 ) -> tuple[Stage, bool, str]:
     """The stage, whether a technical approval is bounded, and a short reason."""
     definite = [c for c in clauses if c.modality in ("plain", "conditional")]
-    release = [c for c in definite if c.approval and not c.negated and not c.hold]
-    full_holds = [c for c in definite if c.hold and not c.balance]
-    balance_holds = [c for c in definite if c.hold and c.balance]
+    boundaries = [c for c in clauses if any_match(rules.cues.boundary, c.text)]
+    release = [
+        c for c in definite if c.approval and not c.negated and not c.hold and c not in boundaries
+    ]
+    released_revisions = {r for c in release for r in _revisions([c], rules)}
+    full_holds = [
+        c for c in definite if c.hold and not c.balance and not _other_revision(c, released_revisions, rules)
+    ]
+    balance_holds = [c for c in definite if c.hold and c not in full_holds]
     refusals = [c for c in definite if c.approval and c.negated]
     bounded = bool(any(any_match(rules.cues.boundary, c.sentence) for c in clauses))
     if po and not release and not full_holds:
@@ -215,11 +225,20 @@ def _stage(
             return "technical", True, "technical approval only"
         reason = "approval whose scope cannot be told" if scope == "unclear" else f"{scope} release"
         return scope, False, reason
-    if balance_holds or refusals:
-        return "hold", False, "the sender asks to hold or does not release"
+    if balance_holds:
+        return "hold", False, "the sender asks to hold part of the work"
+    if refusals:
+        return "none", False, "the sender says nothing is released yet"
     if any(c.approval and c.modality in ("hedged", "hearsay") for c in clauses):
         return "unclear", False, "approval that is hedged or reported second-hand"
     return "none", False, "no approval or release statement"
+
+
+def _other_revision(clause: _Clause, released: set[tuple[str, str]], rules: Rules) -> bool:
+    """A hold on a revision other than the one released ("do not print anything on C7")."""
+    named = {value for value, _ in _revisions([clause], rules)}
+    named |= {m.group(0).upper() for m in rules.revision_bare.finditer(clause.text)}
+    return bool(named and released and not named & {value for value, _ in released})
 
 
 def _statements(clauses: list[_Clause], stage: Stage, bounded: bool) -> tuple[Statement, ...]:
@@ -232,14 +251,18 @@ def _statements(clauses: list[_Clause], stage: Stage, bounded: bool) -> tuple[St
             if clause.hold
             else ("technical" if clause.technical and stage == "technical" else stage)
         )
-        result.append(Statement(clause.text, scope, clause.negated, clause.modality, bounded))
+        result.append(Statement(clause.sentence, scope, clause.negated, clause.modality, bounded))
     return tuple(result)
 
 
 def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()) -> Extraction:
     """Statements, fields and stage of one message's new text."""
     clauses = _clauses(text, rules)
-    counts = [count for clause in clauses for count in _counts(clause.text, clause.sentence, rules)]
+    counts = [
+        count
+        for clause in clauses
+        for count in _counts(clause.text, clause.sentence, rules, hold=clause.hold or clause.negated)
+    ]
     evidence: dict[str, str] = {}
     po_found = _first((rules.po_number,), [c for c in clauses if c.modality != "question"], group=1)
     po_attached = any(rules.po_attachment.search(a.filename) for a in attachments if a.filename)

@@ -21,6 +21,7 @@ class Cues:
 
     approval: Patterns
     hold: Patterns
+    not_hold: Patterns
     balance: Patterns
     technical: Patterns
     boundary: Patterns
@@ -41,6 +42,8 @@ class QuantityRules:
     """How counts are found and told apart (released, held, forecast, not a quantity)."""
 
     units: re.Pattern[str]
+    plural_unit: re.Pattern[str]
+    not_units: re.Pattern[str]
     lead: Patterns
     held: Patterns
     forecast: Patterns
@@ -70,6 +73,7 @@ class Rules:
     timing_now: Patterns
     quantity: QuantityRules
     revision: Patterns
+    revision_bare: re.Pattern[str]
     po_number: re.Pattern[str]
     po_attachment: re.Pattern[str]
     material: Patterns
@@ -162,6 +166,8 @@ def load_rules(folder: Path) -> Rules:
         timing_now=release.sub("timing").patterns("now"),
         quantity=QuantityRules(
             units=qty.pattern("units"),
+            plural_unit=qty.pattern("plural_unit"),
+            not_units=qty.pattern("not_units"),
             lead=qty.patterns("lead"),
             held=qty.patterns("held"),
             forecast=qty.patterns("forecast"),
@@ -172,6 +178,7 @@ def load_rules(folder: Path) -> Rules:
             words={k.lower(): v for k, v in words.items()},
         ),
         revision=release.sub("revision").patterns("patterns"),
+        revision_bare=release.sub("revision").pattern("bare"),
         po_number=release.sub("po").pattern("number"),
         po_attachment=release.sub("po").pattern("attachment"),
         material=release.sub("material").patterns("patterns"),

@@ -13,7 +13,7 @@ _CLAUSE = re.compile(
     r"\s*;\s*|,?\s+but\s+|\s+-\s+|,\s*(?:and\s+|then\s+)?(?=(?:please\s+)?(?:hold|do not|don'?t|"
     r"keep|wait|pause|stop|go ahead|proceed|start|ship|deliver|we|i|the rest|the remaining|"
     r"the balance|purchasing|this does|that does)\b)|\s+and\s+(?=(?:please\s+)?(?:hold|do not|"
-    r"don'?t|keep|wait|pause|stop)\b)",
+    r"don'?t|keep|wait|pause|stop|we|we'll|i|i'll|they|purchasing)\b)",
     re.I,
 )
 

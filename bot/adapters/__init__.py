@@ -1,0 +1,1 @@
+"""Adapters at the edge: mailboxes, outboxes and the store, one library each."""

@@ -1,0 +1,249 @@
+"""The database (SQLModel): messages seen, threads and their release state, replies."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from bot.errors import StoreError
+from bot.model import Decision, ThreadState
+
+
+class MessageRecord(SQLModel, table=True):
+    """One inbound message the bot has handled (or failed to), with its decision."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(index=True, unique=True)
+    source_key: str = ""
+    thread_key: str = Field(default="", index=True)
+    sender: str = ""
+    subject: str = ""
+    received_at: datetime | None = None
+    processed_at: datetime
+    action: str = ""
+    stage: str = ""
+    missing: str = "[]"
+    reason: str = ""
+    fields_json: str = "{}"
+    error: str | None = None
+
+
+class ThreadRecord(SQLModel, table=True):
+    """A quote thread and where its release stands."""
+
+    key: str = Field(primary_key=True)
+    subject: str = ""
+    status: str = "open"
+    carry_revision: str | None = None
+    released_revision: str | None = None
+    released_quantity: int | None = None
+    hold_by: str | None = None
+    release_by: str | None = None
+    last_clarify_at: datetime | None = None
+    last_clarify_to: str | None = None
+    bot_sentences: str = "[]"
+    updated_at: datetime
+
+
+class ThreadLink(SQLModel, table=True):
+    """A Message-ID that belongs to a thread (its own or one it references)."""
+
+    message_id: str = Field(primary_key=True)
+    thread_key: str = Field(index=True)
+
+
+class ReplyRecord(SQLModel, table=True):
+    """A clarification: written here before it is handed to the outbox, marked after."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    in_reply_to: str = Field(index=True, unique=True)
+    reply_message_id: str
+    thread_key: str = Field(index=True)
+    recipient: str
+    status: str  # pending | sent | drafted | dry-run | suppressed
+    reason: str = ""
+    body: str = ""
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+
+class Store:
+    """All database access; one transaction per handled message."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url)
+            if url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            SQLModel.metadata.create_all(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(
+                f"{url}: cannot open the database: {exc}; check database.url"
+            ) from None
+
+    def seen(self, message_id: str) -> bool:
+        """Whether a message with this Message-ID was already handled."""
+        with Session(self.engine) as session:
+            found = session.exec(
+                select(MessageRecord.id).where(MessageRecord.message_id == message_id)
+            )
+            return found.first() is not None
+
+    def thread_of(self, ids: tuple[str, ...]) -> dict[str, str]:
+        """Known thread keys for any of these Message-IDs."""
+        if not ids:
+            return {}
+        with Session(self.engine) as session:
+            rows = session.exec(select(ThreadLink).where(ThreadLink.message_id.in_(ids)))  # type: ignore[attr-defined]
+            return {row.message_id: row.thread_key for row in rows}
+
+    def thread(self, key: str) -> ThreadState:
+        """The stored state of a thread, or a fresh one."""
+        with Session(self.engine) as session:
+            row = session.get(ThreadRecord, key)
+            if row is None:
+                return ThreadState(key=key)
+            return ThreadState(
+                key=key,
+                status=row.status,
+                carry_revision=row.carry_revision,
+                released_revision=row.released_revision,
+                released_quantity=row.released_quantity,
+                hold_by=row.hold_by,
+                release_by=row.release_by,
+                bot_sentences=frozenset(json.loads(row.bot_sentences)),
+                last_clarify_at=_aware(row.last_clarify_at),
+                last_clarify_to=row.last_clarify_to,
+            )
+
+    def record(
+        self,
+        *,
+        decision: Decision,
+        state: ThreadState,
+        source_key: str,
+        sender: str,
+        subject: str,
+        received_at: datetime | None,
+        links: tuple[str, ...],
+        reply: ReplyRecord | None,
+        now: datetime,
+    ) -> None:
+        """Store a message's decision, its thread's new state and its reply, atomically."""
+        fields = decision.fields
+        with Session(self.engine) as session:
+            session.add(
+                MessageRecord(
+                    message_id=decision.message_id,
+                    source_key=source_key,
+                    thread_key=state.key,
+                    sender=sender,
+                    subject=subject,
+                    received_at=received_at,
+                    processed_at=now,
+                    action=decision.action,
+                    stage=decision.stage,
+                    missing=json.dumps(list(decision.missing)),
+                    reason=decision.reason,
+                    fields_json=json.dumps(
+                        {
+                            "quantity": fields.quantity,
+                            "held_quantity": fields.held_quantity,
+                            "revision": fields.revision,
+                            "material": fields.material,
+                            "timing": fields.timing,
+                            "po_number": fields.po_number,
+                            "authority": decision.authority,
+                            "evidence": dict(fields.evidence),
+                        }
+                    ),
+                )
+            )
+            row = session.get(ThreadRecord, state.key) or ThreadRecord(
+                key=state.key, subject=subject, updated_at=now
+            )
+            row.status = state.status
+            row.carry_revision = state.carry_revision
+            row.released_revision = state.released_revision
+            row.released_quantity = state.released_quantity
+            row.hold_by = state.hold_by
+            row.release_by = state.release_by
+            row.last_clarify_at = state.last_clarify_at
+            row.last_clarify_to = state.last_clarify_to
+            row.bot_sentences = json.dumps(sorted(state.bot_sentences))
+            row.updated_at = now
+            session.add(row)
+            for message_id in links:
+                if session.get(ThreadLink, message_id) is None:
+                    session.add(ThreadLink(message_id=message_id, thread_key=state.key))
+            if reply is not None:
+                session.add(reply)
+            self._commit(session)
+
+    def record_failure(
+        self, *, message_id: str, source_key: str, error: str, now: datetime
+    ) -> None:
+        """Remember a message that could not be handled, so the run can go on without it."""
+        with Session(self.engine) as session:
+            existing = session.exec(
+                select(MessageRecord).where(MessageRecord.message_id == message_id)
+            ).first()
+            row = existing or MessageRecord(
+                message_id=message_id, source_key=source_key, processed_at=now
+            )
+            row.error, row.processed_at, row.action = error[:500], now, "ignore"
+            session.add(row)
+            self._commit(session)
+
+    def mark_reply(self, in_reply_to: str, *, status: str, now: datetime) -> None:
+        """Mark a stored reply as handed to the outbox."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(ReplyRecord).where(ReplyRecord.in_reply_to == in_reply_to)
+            ).one()
+            row.status, row.sent_at = status, now
+            session.add(row)
+            self._commit(session)
+
+    def pending_replies(self) -> list[ReplyRecord]:
+        """Replies stored but not yet confirmed as handed on (after a crash)."""
+        with Session(self.engine) as session:
+            return list(session.exec(select(ReplyRecord).where(ReplyRecord.status == "pending")))
+
+    def counts(self) -> dict[str, int]:
+        """How many replies are in each status."""
+        with Session(self.engine) as session:
+            result: dict[str, int] = {}
+            for row in session.exec(select(ReplyRecord.status)):
+                result[row] = result.get(row, 0) + 1
+            return result
+
+    @staticmethod
+    def _commit(session: Session) -> None:
+        try:
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StoreError(
+                f"cannot write to the database: {exc.__class__.__name__}: {exc}"
+            ) from None

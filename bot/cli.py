@@ -1,0 +1,175 @@
+"""The `quotebot` command: check files, run the bot over the mailbox."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from bot.adapters.maildir import MaildirOutbox, MaildirSource
+from bot.adapters.store import Store
+from bot.check import Checked, as_json, check_path
+from bot.config import Config, load_config
+from bot.errors import ConfigError, QuotebotError
+from bot.render import quoted_sentence
+from bot.rules import Rules, load_rules
+from bot.service import Bot, RunReport, context_for
+
+DEFAULT_CONFIG = Path("quotebot.toml")
+log = logging.getLogger("bot")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(config_path: Path) -> tuple[Config, Rules]:
+    config = load_config(config_path)
+    return config, load_rules(config.bot.rules_dir)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="quotebot")
+def main() -> None:
+    """quotebot reads a print shop's quotes mailbox and asks buyers the missing release
+    questions: quantity, revision, timing and authority.
+
+    \b
+    Example:
+      quotebot run --once --config quotebot.toml
+    """
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Config file (default ./quotebot.toml; without it, no contacts are known).")
+@click.option("--json", "as_lines", is_flag=True, help="One JSON object per message, one per line.")
+@click.argument("paths", nargs=-1, required=True)
+def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> None:
+    """Decide .eml files (one message) and mbox files (one thread, oldest first) without
+    touching any mailbox or database.
+
+    Exit status: 0 all read, 1 some could not be read, 2 usage or config error.
+
+    \b
+    Example:
+      quotebot check --json tests/data/labelled/001-vague-go-ahead.eml
+    """
+    _setup_logging(False)
+    try:
+        if config_path is None and not DEFAULT_CONFIG.exists():
+            from bot.config import parse_config
+
+            config = parse_config(Path("<defaults>"), {
+                "bot": {"address": "quotes@quotebot.invalid"},
+                "mailbox": {"path": "."}, "outbox": {"path": "."},
+            })
+            rules = load_rules(config.bot.rules_dir)
+        else:
+            config, rules = _load(config_path or DEFAULT_CONFIG)
+    except QuotebotError as exc:
+        _fail(str(exc), 2)
+    ctx = context_for(config)
+    unreadable = 0
+    for given in paths:
+        for item in check_path(given, rules, ctx):
+            unreadable += item.error is not None
+            if as_lines:
+                click.echo(json.dumps(as_json(item), ensure_ascii=False))
+            else:
+                _explain(item, rules)
+    sys.exit(1 if unreadable else 0)
+
+
+def _explain(item: Checked, rules: Rules) -> None:
+    if item.decision is None or item.message is None:
+        click.echo(f"{item.file}: could not be read: {item.error}\n")
+        return
+    d, m = item.decision, item.message
+    click.echo(f"{item.file}  {d.message_id}")
+    click.echo(f"  from {m.from_addr or '?'}: {m.subject}")
+    click.echo(f"  decision: {d.action.upper()}  stage: {d.stage}  ({d.reason})")
+    if d.authority:
+        click.echo(f"  authority: {d.authority}")
+    for name, sentence in d.fields.evidence:
+        click.echo(f"  {name}: \"{sentence}\"")
+    if d.missing:
+        click.echo(f"  missing: {', '.join(d.missing)}")
+        click.echo(f"  the reply would quote: \"{quoted_sentence(d)}\" and ask:")
+        for name in d.missing:
+            click.echo(f"    - {rules.questions[name]}")
+    click.echo("")
+
+
+def _print_report(report: RunReport, show_reply: bool) -> None:
+    width = 46
+    click.echo(f"{'message':<{width}} {'decision':<8} {'stage':<10} {'reply':<10} missing")
+    for row in report.rows:
+        label = (row.subject or row.message_id)[: width - 1]
+        missing = ", ".join(row.missing) if row.missing else ("error: " + row.error if row.error else "-")
+        click.echo(f"{label:<{width}} {row.action:<8} {row.stage:<10} {row.reply or '-':<10} {missing}")
+    click.echo(
+        f"\n{len(report.rows)} handled, {report.skipped} already seen, "
+        f"{len(report.replies)} replies written, {report.failed} failed"
+    )
+    if show_reply and report.replies:
+        reply = report.replies[0]
+        body = reply.get_body(preferencelist=("plain",))
+        click.echo("\nOne reply in full:\n")
+        for name in ("From", "To", "Subject", "In-Reply-To", "References", "Auto-Submitted", "Message-ID"):
+            if reply[name]:
+                click.echo(f"{name}: {reply[name]}")
+        click.echo("")
+        click.echo(body.get_content() if body is not None else "")
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+              show_default=True, help="Config file.")
+@click.option("--once", is_flag=True, help="One pass over the mailbox, then exit.")
+@click.option("--interval", type=click.IntRange(min=5), default=60, show_default=True,
+              help="Seconds between passes when not --once.")
+@click.option("--show-reply", is_flag=True, help="Print one reply in full after the pass.")
+@click.option("-v", "--verbose", is_flag=True, help="Log one line per message to stderr.")
+def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose: bool) -> None:
+    """Read the mailbox, decide every new message, send clarification replies and record
+    everything. Messages already handled are never handled again.
+
+    \b
+    Example:
+      quotebot run --once --config examples/quotebot.toml
+    """
+    _setup_logging(verbose)
+    try:
+        config, rules = _load(config_path)
+        bot = Bot(
+            config, rules,
+            source=MaildirSource(config.mailbox.path),
+            outbox=MaildirOutbox(config.outbox.path),
+            store=Store(config.database_url),
+        )
+        while True:
+            _print_report(bot.run_once(), show_reply)
+            if once:
+                return
+            time.sleep(interval)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except QuotebotError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        log.info("stopped")

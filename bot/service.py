@@ -1,0 +1,228 @@
+"""The one place that sequences I/O: read a message, decide, answer, record."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email import message_from_string, policy
+from email.message import EmailMessage
+from typing import Protocol
+
+from bot.adapters.store import ReplyRecord, Store
+from bot.config import Config
+from bot.decide import Context, decide, reply_suppressed
+from bot.errors import MessageError, QuotebotError
+from bot.model import Decision, Message, ThreadState
+from bot.parse import parse_message
+from bot.render import Sender, render_reply
+from bot.rules import Rules
+from bot.threads import thread_ids, thread_key
+
+log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    """Where messages come from (a Maildir here; IMAP later)."""
+
+    def keys(self) -> list[str]: ...
+
+    def read(self, key: str) -> bytes: ...
+
+
+class Outbox(Protocol):
+    """Where replies go."""
+
+    def send(self, message: EmailMessage, *, draft: bool = False) -> str: ...
+
+
+@dataclass(frozen=True)
+class Row:
+    """One handled message, for the run summary."""
+
+    message_id: str
+    sender: str
+    subject: str
+    action: str
+    stage: str
+    missing: tuple[str, ...]
+    reply: str
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    """What one pass over the mailbox did."""
+
+    rows: list[Row] = field(default_factory=list)
+    replies: list[EmailMessage] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for row in self.rows if row.error)
+
+
+def context_for(config: Config) -> Context:
+    """The pure core's view of the config."""
+    return Context(
+        own_addresses=config.own_addresses,
+        customer_domains=config.customer_domains,
+        contacts={c.email: c for c in config.contacts},
+    )
+
+
+def _cc(message: Message, config: Config) -> tuple[str, ...]:
+    if not config.bot.reply_all:
+        return ()
+    others = (*message.to, *message.cc)
+    domains = config.customer_domains
+    return tuple(
+        dict.fromkeys(
+            a
+            for a in others
+            if a not in config.own_addresses
+            and a != message.from_addr
+            and (not domains or a.rsplit("@", 1)[-1] in domains)
+        )
+    )
+
+
+class Bot:
+    """Runs passes over one mailbox with its outbox, store and rules."""
+
+    def __init__(
+        self,
+        config: Config,
+        rules: Rules,
+        *,
+        source: Source,
+        outbox: Outbox,
+        store: Store,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config, self.rules = config, rules
+        self.source, self.outbox, self.store, self.clock = source, outbox, store, clock
+        self.context = context_for(config)
+        self.sender = Sender(address=config.bot.address, name=config.bot.name)
+
+    def run_once(self) -> RunReport:
+        """One pass: every message not seen before is decided, answered if needed, recorded."""
+        report = RunReport()
+        self._resend_pending()
+        for key in self.source:
+            try:
+                self._handle(key, report)
+            except QuotebotError as exc:
+                log.warning("message %s failed: %s", key, exc)
+                self.store.record_failure(
+                    message_id=f"<{key}@maildir>", source_key=key, error=str(exc), now=self.clock()
+                )
+                report.rows.append(Row(key, "", "", "ignore", "none", (), "", error=str(exc)))
+        return report
+
+    def _handle(self, key: str, report: RunReport) -> None:
+        raw = self.source.read(key)
+        try:
+            message = parse_message(raw)
+        except MessageError:
+            raise
+        except Exception as exc:  # a parser bug on one message must not stop the run
+            raise MessageError(f"cannot parse message {key}: {type(exc).__name__}: {exc}") from None
+        if self.store.seen(message.message_id):
+            report.skipped += 1
+            return
+        now = self.clock()
+        ids = thread_ids(message)
+        known = self.store.thread_of(ids)
+        state = self.store.thread(thread_key(message, known))
+        decision, new_state = decide(message, state, self.context, self.rules)
+        reply, status, why = self._reply(message, decision, state, now)
+        record = None
+        if status:
+            record = ReplyRecord(
+                in_reply_to=message.message_id,
+                reply_message_id=str(reply["Message-ID"]) if reply else "",
+                thread_key=new_state.key,
+                recipient=message.from_addr,
+                status="pending" if reply and status in ("sent", "drafted") else status,
+                reason=why,
+                body=reply.as_string() if reply else "",
+                created_at=now,
+            )
+            if reply and status in ("sent", "drafted"):
+                new_state = replace(
+                    new_state, last_clarify_at=now, last_clarify_to=message.from_addr
+                )
+                new_state = replace(new_state, bot_sentences=new_state.bot_sentences)
+        self.store.record(
+            decision=decision,
+            state=new_state,
+            source_key=key,
+            sender=message.from_addr,
+            subject=message.subject,
+            received_at=message.date,
+            links=ids,
+            reply=record,
+            now=now,
+        )
+        if reply is not None and status in ("sent", "drafted"):
+            self.outbox.send(reply, draft=status == "drafted")
+            self.store.mark_reply(message.message_id, status=status, now=self.clock())
+            report.replies.append(reply)
+        log.info(
+            "%s %s stage=%s missing=%s reply=%s",
+            message.message_id,
+            decision.action,
+            decision.stage,
+            ",".join(decision.missing) or "-",
+            status or "-",
+        )
+        report.rows.append(
+            Row(
+                message.message_id,
+                message.from_addr,
+                message.subject,
+                decision.action,
+                decision.stage,
+                decision.missing,
+                status or "",
+            )
+        )
+
+    def _reply(
+        self, message: Message, decision: Decision, state: ThreadState, now: datetime
+    ) -> tuple[EmailMessage | None, str, str]:
+        """The reply to send (if any), its status and why."""
+        if decision.action != "clarify":
+            return None, "", ""
+        if message.date is not None and message.date < self.config.bot.since:
+            return None, "suppressed", "older than bot.since: indexed for context, never answered"
+        interval = timedelta(hours=self.config.bot.reply_interval_hours)
+        suppressed = reply_suppressed(decision, message, state, interval=interval, now=now)
+        if suppressed:
+            return None, "suppressed", suppressed
+        reply = render_reply(
+            message,
+            decision,
+            self.rules,
+            sender=self.sender,
+            templates=self.config.bot.templates_dir,
+            now=now,
+            cc=_cc(message, self.config),
+        )
+        mode = self.config.bot.mode
+        status = {"send": "sent", "draft": "drafted", "dry-run": "dry-run"}[mode]
+        return reply, status, ""
+
+    def _resend_pending(self) -> None:
+        """Hand on replies stored before a crash that never reached the outbox."""
+        for row in self.store.pending_replies():
+            reply = message_from_string(row.body, policy=policy.default)
+            assert isinstance(reply, EmailMessage)
+            draft = self.config.bot.mode == "draft"
+            self.outbox.send(reply, draft=draft)
+            self.store.mark_reply(
+                row.in_reply_to, status="drafted" if draft else "sent", now=self.clock()
+            )

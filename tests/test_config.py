@@ -1,0 +1,177 @@
+"""Tests for bot.config: quotebot.toml to typed objects, with errors that say how to fix."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import load_config, parse_config
+from bot.errors import ConfigError, QuotebotError
+
+SOURCE = Path("/etc/quotebot/quotebot.toml")
+
+BASE: dict[str, Any] = {
+    "bot": {"address": "Quotes@PrintShop.example"},
+    "mailbox": {"kind": "maildir", "path": "var/inbox"},
+    "outbox": {"kind": "maildir", "path": "var/outbox"},
+    "customers": {"domains": ["Acme-Robotics.example"]},
+    "contacts": [
+        {"email": "Lee.Park@acme-robotics.example", "name": "Lee Park", "role": "purchasing"},
+        {"email": "dana@acme-robotics.example", "name": "Dana", "role": "technical"},
+    ],
+}
+
+GOOD_TOML = """\
+[bot]
+address = "quotes@printshop.example"
+mode = "dry-run"
+since = 2025-01-15
+aliases = ["Sales@PrintShop.example"]
+reply_interval_hours = 12
+
+[mailbox]
+path = "var/inbox"
+
+[outbox]
+path = "var/outbox"
+
+[customers]
+domains = ["acme.example"]
+
+[[contacts]]
+email = "buyer@acme.example"
+role = "owner"
+"""
+
+
+def _with(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
+    """A deep copy of BASE with one key set (or deleted when value is DELETE)."""
+    raw = copy.deepcopy(BASE)
+    target: Any = raw
+    for key in path[:-1]:
+        target = target[key]
+    if value is DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return raw
+
+
+DELETE = object()
+
+
+def test_minimal_config_gets_documented_defaults() -> None:
+    """A config with only the required tables gets mode send, a 24 h interval and no aliases."""
+    config = parse_config(SOURCE, BASE)
+    assert config.bot.address == "quotes@printshop.example"
+    assert config.bot.mode == "send"
+    assert config.bot.reply_interval_hours == 24.0
+    assert config.bot.aliases == ()
+    assert config.bot.reply_all is False
+    assert config.customer_domains == ("acme-robotics.example",)
+    assert config.source == SOURCE
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["lee.park@acme-robotics.example", "LEE.PARK@ACME-ROBOTICS.EXAMPLE", "Lee.Park@acme-robotics.example"],
+    ids=["lower", "upper", "mixed"],
+)
+def test_contact_lookup_ignores_case(address: str) -> None:
+    """A contact is found by address whatever the case of either side."""
+    contact = parse_config(SOURCE, BASE).contact(address)
+    assert contact is not None
+    assert contact.role == "purchasing"
+
+
+def test_own_addresses_include_aliases_lower_cased(tmp_path: Path) -> None:
+    """The bot's own addresses are its address and aliases, lower-cased."""
+    path = tmp_path / "quotebot.toml"
+    path.write_text(GOOD_TOML, encoding="utf-8")
+    config = load_config(path)
+    assert config.own_addresses == {"quotes@printshop.example", "sales@printshop.example"}
+    assert config.bot.mode == "dry-run"
+    assert config.bot.reply_interval_hours == 12.0
+    assert config.bot.since == datetime(2025, 1, 15, tzinfo=UTC)
+    assert config.contacts[0].role == "owner"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("bot", "mode"), "sned", ["bot.mode", "'sned'", "send, draft, dry-run"]),
+        (
+            ("bot", "address"),
+            "Quotes <quotes@printshop.example>",
+            ["bot.address", "Quotes <quotes@printshop.example>", "bare address"],
+        ),
+        (("bot", "address"), DELETE, ["bot.address", "missing", "quotes@printshop.example"]),
+        (("bot", "reply_interval_hours"), -1, ["bot.reply_interval_hours", "-1", "0 or more"]),
+        (("bot", "reply_interval_hours"), "24", ["bot.reply_interval_hours", "'24'", "float"]),
+        (("bot", "reply_all"), "yes", ["bot.reply_all", "'yes'", "bool"]),
+        (("bot", "colour"), "blue", ["bot.colour", "'blue'", "unknown key", "address"]),
+        (("bot", "since"), "yesterday", ["bot.since", "'yesterday'", "2025-01-01"]),
+        (("bot", "rules_dir"), "/no/such/dir", ["bot.rules_dir", "/no/such/dir", "no such folder"]),
+        (("mailbox", "kind"), "imap", ["mailbox.kind", "'imap'", "maildir"]),
+        (("outbox", "path"), DELETE, ["outbox.path", "missing", "Maildir"]),
+        (("customers", "domains"), ["@acme.example"], ["customers.domains", "@acme.example"]),
+        (("contacts", 0, "role"), "buyer", ["contacts[0].role", "'buyer'", "purchasing"]),
+        (
+            ("contacts", 1, "email"),
+            "not an address",
+            ["contacts[1].email", "not an address", "bare address"],
+        ),
+        (("mailbox",), DELETE, ["mailbox", "missing", "add a [mailbox] table"]),
+        (("extra",), 1, ["extra", "unknown key"]),
+    ],
+    ids=[
+        "bad-mode",
+        "address-with-name",
+        "address-missing",
+        "negative-interval",
+        "interval-string",
+        "reply-all-string",
+        "unknown-bot-key",
+        "bad-since",
+        "rules-dir-missing",
+        "mailbox-kind",
+        "outbox-path-missing",
+        "domain-with-at",
+        "contact-role",
+        "contact-email",
+        "mailbox-table-missing",
+        "unknown-top-key",
+    ],
+)
+def test_bad_value_error_names_file_key_value_and_fix(
+    path: tuple[str | int, ...], value: object, expected: list[str]
+) -> None:
+    """A bad or missing value raises ConfigError naming the file, the key, the value and a fix."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(SOURCE, _with(path, value))
+    message = str(caught.value)
+    assert str(SOURCE) in message
+    for part in expected:
+        assert part in message
+
+
+def test_missing_file_says_how_to_create_it(tmp_path: Path) -> None:
+    """A missing config file raises ConfigError naming the path and the example to copy."""
+    path = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match="config.example.toml") as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    """A file that is not TOML raises ConfigError (a QuotebotError) naming the file."""
+    path = tmp_path / "quotebot.toml"
+    path.write_text("[bot\naddress = ", encoding="utf-8")
+    with pytest.raises(QuotebotError, match="not valid TOML") as caught:
+        load_config(path)
+    assert isinstance(caught.value, ConfigError)
+    assert str(path) in str(caught.value)

@@ -1,0 +1,213 @@
+"""Tests for bot.parse: raw bytes to a Message, addresses and HTML to text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.errors import MessageError
+from bot.parse import html_to_text, parse_address, parse_message
+
+
+def raw(*headers: str, body: str = "Hello.\n", content_type: str = "text/plain") -> bytes:
+    """A small RFC 5322 message with CRLF line ends."""
+    head = [*headers, "MIME-Version: 1.0"]
+    if content_type:
+        head.append(f'Content-Type: {content_type}; charset="utf-8"')
+    return ("\r\n".join(head) + "\r\n\r\n" + body.replace("\n", "\r\n")).encode("utf-8")
+
+
+PLAIN = raw(
+    "From: Lee Park <Lee.Park@Acme-Robotics.example>",
+    "To: Printshop Quotes <quotes@printshop.example>, ops@printshop.example",
+    "Cc: dana@acme-robotics.example",
+    "Subject: Re: Quote Q-1042 brackets",
+    "Date: Tue, 04 Mar 2025 11:02:00 -0500",
+    "Message-ID: <abc.1@acme-robotics.example>",
+    "In-Reply-To: <q.1@printshop.example>",
+    "References: <root@printshop.example> <q.1@printshop.example>",
+    "X-Custom: one",
+    "X-Custom: two",
+    body="Release 250 units.\nThanks,\nLee\n",
+)
+
+MULTIPART = (
+    b"From: a@acme.example\r\n"
+    b"Subject: files\r\n"
+    b"Message-ID: <m@acme.example>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="XX"\r\n'
+    b"\r\n"
+    b"--XX\r\n"
+    b'Content-Type: multipart/alternative; boundary="YY"\r\n'
+    b"\r\n"
+    b"--YY\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"Plain body wins.\r\n"
+    b"--YY\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p>HTML body loses.</p>\r\n"
+    b"--YY--\r\n"
+    b"--XX\r\n"
+    b"Content-Type: application/pdf\r\n"
+    b'Content-Disposition: attachment; filename="PO-45001.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"\r\n"
+    b"JVBERi0xLjQK\r\n"
+    b"--XX--\r\n"
+)
+
+
+def test_plain_message_headers() -> None:
+    """A plain message gives its ids, lower-cased addresses, aware date and subject."""
+    message = parse_message(PLAIN)
+    assert message.message_id == "<abc.1@acme-robotics.example>"
+    assert message.subject == "Re: Quote Q-1042 brackets"
+    assert message.from_addr == "lee.park@acme-robotics.example"
+    assert message.from_name == "Lee Park"
+    assert message.to == ("quotes@printshop.example", "ops@printshop.example")
+    assert message.cc == ("dana@acme-robotics.example",)
+    assert message.date == datetime(2025, 3, 4, 16, 2, tzinfo=UTC)
+    assert message.in_reply_to == "<q.1@printshop.example>"
+    assert message.references == ("<root@printshop.example>", "<q.1@printshop.example>")
+    assert message.content_type == "text/plain"
+    assert message.from_html is False
+
+
+def test_body_has_unix_line_ends() -> None:
+    """The body text keeps its lines with CRLF turned into LF."""
+    text = parse_message(PLAIN).text
+    assert "\r" not in text
+    assert text.splitlines()[:3] == ["Release 250 units.", "Thanks,", "Lee"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("x-custom", "one"), ("X-CUSTOM", "one"), ("Subject", "Re: Quote Q-1042 brackets")],
+    ids=["lower", "upper", "subject"],
+)
+def test_header_lookup_ignores_case(name: str, expected: str) -> None:
+    """Message.header finds the first value of a header by any case of its name."""
+    assert parse_message(PLAIN).header(name) == expected
+
+
+def test_header_all_keeps_order() -> None:
+    """Message.header_all returns every value of a repeated header in order."""
+    assert parse_message(PLAIN).header_all("X-Custom") == ("one", "two")
+
+
+def test_encoded_words_are_decoded() -> None:
+    """RFC 2047 subjects and display names are decoded."""
+    message = parse_message(
+        raw(
+            "From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@acme.example>",
+            "Subject: =?utf-8?b?RnJlaWdhYmUgUS0xMDQy?=",
+            "Message-ID: <e@acme.example>",
+        )
+    )
+    assert message.from_name == "Jürgen Müller"
+    assert message.subject == "Freigabe Q-1042"
+
+
+def test_folded_subject_is_unfolded() -> None:
+    """A folded header becomes one line with single spaces."""
+    message = parse_message(
+        raw("From: a@acme.example", "Subject: Quote Q-1042\r\n   bracket run", "Message-ID: <f@x>")
+    )
+    assert message.subject == "Quote Q-1042 bracket run"
+
+
+def test_multipart_prefers_plain_and_lists_attachments() -> None:
+    """multipart/alternative gives the plain part; attachments are kept by name and type."""
+    message = parse_message(MULTIPART)
+    assert "Plain body wins." in message.text
+    assert "HTML body loses" not in message.text
+    assert message.from_html is False
+    assert [(a.filename, a.content_type) for a in message.attachments] == [
+        ("PO-45001.pdf", "application/pdf")
+    ]
+
+
+def test_html_only_message_becomes_text_with_quote_marks() -> None:
+    """An HTML-only body is converted to text and a blockquote stays visible as '>' lines."""
+    message = parse_message(
+        raw(
+            "From: a@acme.example",
+            "Subject: html",
+            "Message-ID: <h@acme.example>",
+            body="<html><body><p>Looks great,&nbsp;please proceed.</p>"
+            "<blockquote><p>Quote Q-1 for 250 units</p></blockquote></body></html>",
+            content_type="text/html",
+        )
+    )
+    assert message.from_html is True
+    assert "Looks great, please proceed." in message.text
+    assert any(
+        line.lstrip().startswith(">") and "Quote Q-1" in line for line in message.text.splitlines()
+    )
+    assert "<p>" not in message.text
+
+
+def test_missing_message_id_gets_a_stable_fingerprint() -> None:
+    """Without a Message-ID the same bytes always get the same synthetic id."""
+    data = raw("From: a@acme.example", "Subject: no id")
+    first, second = parse_message(data), parse_message(data)
+    assert first.message_id == second.message_id
+    assert first.message_id.endswith("@quotebot.invalid>")
+
+
+def test_report_content_type_is_kept() -> None:
+    """A delivery report keeps its multipart/report content type for the guard."""
+    data = (
+        b"From: MAILER-DAEMON@mx.acme.example\r\nSubject: Undelivered\r\nMessage-ID: <r@x>\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"'
+        b"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--B--\r\n"
+    )
+    assert parse_message(data).content_type == "multipart/report"
+
+
+@pytest.mark.parametrize("data", [b"", b"  \r\n\r\n "], ids=["empty", "blank"])
+def test_empty_input_raises_message_error(data: bytes) -> None:
+    """Empty bytes raise MessageError instead of giving an empty Message."""
+    with pytest.raises(MessageError):
+        parse_message(data)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Lee Park <Lee.Park@Acme.example>", ("Lee Park", "lee.park@acme.example")),
+        ("quotes@printshop.example", ("", "quotes@printshop.example")),
+        ('"Park, Lee" <lee@acme.example>', ("Park, Lee", "lee@acme.example")),
+        ("a@acme.example, b@acme.example", ("", "")),
+        ("not an address", ("not an address", "")),
+        ("", ("", "")),
+    ],
+    ids=["name-and-addr", "bare", "quoted-comma-name", "two-addresses", "garbage", "empty"],
+)
+def test_parse_address(value: str, expected: tuple[str, str]) -> None:
+    """parse_address gives (name, lower-cased address) and no address when it is unsafe."""
+    name, addr = parse_address(value)
+    assert addr == expected[1]
+    if expected[1]:
+        assert name == expected[0]
+
+
+@pytest.mark.parametrize(
+    ("html", "present", "absent"),
+    [
+        ("<p>One&nbsp;two</p>", "One two", "&nbsp;"),
+        ('<p>See <a href="http://x.example/y">the file</a></p>', "the file", "http://x.example"),
+        ('<p>Hi<img src="cid:logo" alt="logo"></p>', "Hi", "cid:logo"),
+        ("<div>Start now</div><blockquote>old quote</blockquote>", "> old quote", "<blockquote>"),
+    ],
+    ids=["nbsp", "link-dropped", "image-dropped", "blockquote"],
+)
+def test_html_to_text(html: str, present: str, absent: str) -> None:
+    """html_to_text keeps the words, drops markup, links and images, and marks quotes."""
+    text = html_to_text(html)
+    assert present in text
+    assert absent not in text
