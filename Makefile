@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	rm -rf var/outbox var/quotebot.db var/quotebot.db-wal var/quotebot.db-shm
-	$(BIN)/quotebot demo --config examples/quotebot.toml
+	$(BIN)/quotebot run --once --config examples/quotebot.toml --show-reply
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests

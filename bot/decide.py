@@ -103,7 +103,9 @@ def decide(
     reason = never_answer_reason(
         message, rules, own_addresses=ctx.own_addresses, customer_domains=ctx.customer_domains
     )
-    zones = split_zones(message.text, rules, own_sentences=state.bot_sentences)
+    zones = split_zones(
+        message.text, rules, own_sentences=state.bot_sentences, sender_name=message.from_name
+    )
     if reason:
         decision = Decision(
             message.message_id,

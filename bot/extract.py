@@ -113,7 +113,7 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
             kind = "held"
         elif q.total_before.search(before):
             kind = "total"
-        elif any_match(q.forecast, text):
+        elif any_match(q.forecast, f"{before} {value} {after}"):
             kind = "forecast"
         else:
             kind = "released"

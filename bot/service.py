@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class Source(Protocol):
     """Where messages come from (a Maildir here; IMAP later)."""
 
-    def keys(self) -> list[str]: ...
+    def message_keys(self) -> list[str]: ...
 
     def read(self, key: str) -> bytes: ...
 
@@ -111,7 +111,7 @@ class Bot:
         """One pass: every message not seen before is decided, answered if needed, recorded."""
         report = RunReport()
         self._resend_pending()
-        for key in self.source:
+        for key in self.source.message_keys():
             try:
                 self._handle(key, report)
             except QuotebotError as exc:

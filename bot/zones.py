@@ -99,8 +99,24 @@ def _split_marker(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> in
     return len(lines)
 
 
-def split_zones(text: str, rules: Rules, *, own_sentences: frozenset[str] = frozenset()) -> Zones:
-    """Split `text` into zones; sentences the bot itself sent count as quoted history."""
+def _name_lines(sender_name: str) -> frozenset[str]:
+    """Lines that are just the sender signing off: "Lee", "Lee Park", "- Lee", "LP"."""
+    parts = [p for p in re.split(r"[\s,]+", sender_name) if p.isalpha()]
+    if not parts:
+        return frozenset()
+    initials = "".join(p[0] for p in parts)
+    return frozenset(v.lower() for v in (parts[0], " ".join(parts), initials) if len(v) >= 2)
+
+
+def split_zones(
+    text: str,
+    rules: Rules,
+    *,
+    own_sentences: frozenset[str] = frozenset(),
+    sender_name: str = "",
+) -> Zones:
+    """Split `text` into zones; sentences the bot itself sent count as quoted history, and a
+    line that is only the sender's name starts the signature."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cut, forwarded = _first_cut(lines, rules)
     head, tail = lines[:cut], lines[cut:]
@@ -111,6 +127,11 @@ def split_zones(text: str, rules: Rules, *, own_sentences: frozenset[str] = froz
     disclaimer = own[disclaimer_at:]
     own = own[:disclaimer_at]
     signature_at = _split_marker(own, rules.signature_markers)
+    names = _name_lines(sender_name)
+    for index, line in enumerate(own[:signature_at]):
+        if index > 0 and line.strip(" -–—~.,!").lower() in names:
+            signature_at = index
+            break
     signature = own[signature_at:]
     answer_sig = _split_marker(answers, rules.signature_markers) if answers else 0
     signature = answers[answer_sig:] + signature

@@ -21,7 +21,7 @@ class MaildirSource:
         self.path = path
         self._box = mailbox.Maildir(path, factory=None, create=False)
 
-    def keys(self) -> list[str]:
+    def message_keys(self) -> list[str]:
         """Every message key, oldest delivery first (Maildir names start with the time)."""
         try:
             return sorted(self._box.keys())
@@ -37,7 +37,7 @@ class MaildirSource:
 
     def messages(self) -> Iterator[tuple[str, bytes]]:
         """(key, raw bytes) of every message, oldest first."""
-        for key in self.keys():
+        for key in self.message_keys():
             yield key, self.read(key)
 
 
@@ -46,6 +46,7 @@ class MaildirOutbox:
 
     def __init__(self, path: Path) -> None:
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._box = mailbox.Maildir(path, factory=None, create=True)
         except OSError as exc:
             raise OutboxError(f"{path}: cannot create the outbox Maildir: {exc.strerror}") from None

@@ -1,0 +1,102 @@
+"""The quotebot command: check --json keys and exit codes, run --once, help texts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.model import ACTIONS, FIELDS, STAGES
+
+ROOT = Path(__file__).parent.parent
+DATA = ROOT / "tests" / "data" / "labelled"
+KEYS = {
+    "file", "message_id", "action", "stage", "missing", "quantity", "held_quantity", "revision",
+    "material", "timing", "po_number", "new_text", "reason", "evidence",
+}
+
+
+def _check_json(*args: str) -> tuple[int, list[dict[str, object]]]:
+    result = CliRunner().invoke(main, ["check", "--json", "--config", str(DATA / "quotebot.toml"), *args])
+    return result.exit_code, [json.loads(line) for line in result.output.splitlines() if line]
+
+
+def test_check_json_has_every_key_with_valid_values() -> None:
+    """Every line of check --json carries the documented keys with values from their enums."""
+    files = sorted(str(p) for p in DATA.glob("*.eml"))
+    code, rows = _check_json(*files)
+    assert code == 0
+    assert len(rows) == len(files)
+    seen_actions, seen_stages = set(), set()
+    for row in rows:
+        assert KEYS <= row.keys()
+        assert row["action"] in ACTIONS
+        assert row["stage"] in STAGES
+        assert list(row["missing"]) == [f for f in FIELDS if f in row["missing"]]  # type: ignore[operator]
+        assert row["quantity"] is None or isinstance(row["quantity"], int)
+        assert isinstance(row["evidence"], dict)
+        seen_actions.add(row["action"])
+        seen_stages.add(row["stage"])
+    assert seen_actions == set(ACTIONS)
+    assert seen_stages == set(STAGES)
+
+
+def test_check_json_mbox_gives_one_line_per_message() -> None:
+    """An mbox is one thread: one JSON line per message, all naming the same file."""
+    mbox = sorted(DATA.glob("*.mbox"))[0]
+    code, rows = _check_json(str(mbox))
+    assert code == 0
+    assert len(rows) > 1
+    assert {row["file"] for row in rows} == {str(mbox)}
+
+
+def test_check_unreadable_file_gets_an_error_line_and_exit_1(tmp_path: Path) -> None:
+    """A file that cannot be read still gets a line (ignore, error) and the command goes on."""
+    good = sorted(DATA.glob("*.eml"))[0]
+    code, rows = _check_json(str(tmp_path / "missing.eml"), str(good))
+    assert code == 1
+    assert rows[0]["action"] == "ignore" and "error" in rows[0]
+    assert rows[1]["file"] == str(good) and "error" not in rows[1]
+
+
+def test_check_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A config error prints one `Error:` line naming the file and exits 2."""
+    bad = tmp_path / "quotebot.toml"
+    bad.write_text('[bot]\naddress = "quotes@x.example"\nmode = "loud"\n[mailbox]\npath="m"\n[outbox]\npath="o"\n')
+    result = CliRunner().invoke(main, ["check", "--config", str(bad), str(sorted(DATA.glob("*.eml"))[0])])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("Error: ")
+    assert "bot.mode" in result.output and "loud" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_missing_config_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """run with a missing config prints one Error line and exits 1."""
+    result = CliRunner().invoke(main, ["run", "--once", "--config", str(tmp_path / "nope.toml")])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_every_command_help_ends_with_an_example(command: str) -> None:
+    """Each command's --help ends with an example line."""
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert "quotebot " in result.output.split("Example:")[1]
+
+
+def test_python_dash_m_bot_is_the_same_command() -> None:
+    """`python -m bot --help` runs the quotebot command."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ}, check=False,
+    )
+    assert result.returncode == 0
+    assert "check" in result.stdout and "run" in result.stdout
