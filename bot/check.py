@@ -72,10 +72,21 @@ def as_json(item: Checked) -> dict[str, Any]:
     decision, message = item.decision, item.message
     if decision is None or message is None:
         return {
-            "file": item.file, "message_id": None, "action": "ignore", "stage": "none", "missing": [],
-            "quantity": None, "held_quantity": None, "revision": None, "material": None,
-            "timing": None, "po_number": None, "new_text": "", "reason": "The message could not be read.",
-            "evidence": {}, "error": item.error,
+            "file": item.file,
+            "message_id": None,
+            "action": "ignore",
+            "stage": "none",
+            "missing": [],
+            "quantity": None,
+            "held_quantity": None,
+            "revision": None,
+            "material": None,
+            "timing": None,
+            "po_number": None,
+            "new_text": "",
+            "reason": "The message could not be read.",
+            "evidence": {},
+            "error": item.error,
         }
     fields = decision.fields
     return {

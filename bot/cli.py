@@ -55,8 +55,13 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Config file (default ./quotebot.toml; without it, no contacts are known).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Config file (default ./quotebot.toml; without it, no contacts are known).",
+)
 @click.option("--json", "as_lines", is_flag=True, help="One JSON object per message, one per line.")
 @click.argument("paths", nargs=-1, required=True)
 def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> None:
@@ -74,10 +79,14 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
         if config_path is None and not DEFAULT_CONFIG.exists():
             from bot.config import parse_config
 
-            config = parse_config(Path("<defaults>"), {
-                "bot": {"address": "quotes@quotebot.invalid"},
-                "mailbox": {"path": "."}, "outbox": {"path": "."},
-            })
+            config = parse_config(
+                Path("<defaults>"),
+                {
+                    "bot": {"address": "quotes@quotebot.invalid"},
+                    "mailbox": {"path": "."},
+                    "outbox": {"path": "."},
+                },
+            )
             rules = load_rules(config.bot.rules_dir)
         else:
             config, rules = _load(config_path or DEFAULT_CONFIG)
@@ -106,10 +115,10 @@ def _explain(item: Checked, rules: Rules) -> None:
     if d.authority:
         click.echo(f"  authority: {d.authority}")
     for name, sentence in d.fields.evidence:
-        click.echo(f"  {name}: \"{sentence}\"")
+        click.echo(f'  {name}: "{sentence}"')
     if d.missing:
         click.echo(f"  missing: {', '.join(d.missing)}")
-        click.echo(f"  the reply would quote: \"{quoted_sentence(d)}\" and ask:")
+        click.echo(f'  the reply would quote: "{quoted_sentence(d)}" and ask:')
         for name in d.missing:
             click.echo(f"    - {rules.questions[name]}")
     click.echo("")
@@ -120,8 +129,12 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
     click.echo(f"{'message':<{width}} {'decision':<8} {'stage':<10} {'reply':<10} missing")
     for row in report.rows:
         label = (row.subject or row.message_id)[: width - 1]
-        missing = ", ".join(row.missing) if row.missing else ("error: " + row.error if row.error else "-")
-        click.echo(f"{label:<{width}} {row.action:<8} {row.stage:<10} {row.reply or '-':<10} {missing}")
+        missing = (
+            ", ".join(row.missing) if row.missing else ("error: " + row.error if row.error else "-")
+        )
+        click.echo(
+            f"{label:<{width}} {row.action:<8} {row.stage:<10} {row.reply or '-':<10} {missing}"
+        )
     click.echo(
         f"\n{len(report.rows)} handled, {report.skipped} already seen, "
         f"{len(report.replies)} replies written, {report.failed} failed"
@@ -130,7 +143,15 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
         reply = report.replies[0]
         body = reply.get_body(preferencelist=("plain",))
         click.echo("\nOne reply in full:\n")
-        for name in ("From", "To", "Subject", "In-Reply-To", "References", "Auto-Submitted", "Message-ID"):
+        for name in (
+            "From",
+            "To",
+            "Subject",
+            "In-Reply-To",
+            "References",
+            "Auto-Submitted",
+            "Message-ID",
+        ):
             if reply[name]:
                 click.echo(f"{name}: {reply[name]}")
         click.echo("")
@@ -138,11 +159,22 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
-              show_default=True, help="Config file.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Config file.",
+)
 @click.option("--once", is_flag=True, help="One pass over the mailbox, then exit.")
-@click.option("--interval", type=click.IntRange(min=5), default=60, show_default=True,
-              help="Seconds between passes when not --once.")
+@click.option(
+    "--interval",
+    type=click.IntRange(min=5),
+    default=60,
+    show_default=True,
+    help="Seconds between passes when not --once.",
+)
 @click.option("--show-reply", is_flag=True, help="Print one reply in full after the pass.")
 @click.option("-v", "--verbose", is_flag=True, help="Log one line per message to stderr.")
 def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose: bool) -> None:
@@ -157,7 +189,8 @@ def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose:
     try:
         config, rules = _load(config_path)
         bot = Bot(
-            config, rules,
+            config,
+            rules,
             source=MaildirSource(config.mailbox.path),
             outbox=MaildirOutbox(config.outbox.path),
             store=Store(config.database_url),

@@ -8,7 +8,17 @@ from datetime import datetime, timedelta
 
 from bot.extract import extract
 from bot.guard import never_answer_reason
-from bot.model import FIELDS, Contact, Decision, Extraction, Field, Fields, Message, ThreadState
+from bot.model import (
+    FIELDS,
+    Action,
+    Contact,
+    Decision,
+    Extraction,
+    Field,
+    Fields,
+    Message,
+    ThreadState,
+)
 from bot.rules import Rules
 from bot.sentences import split_sentences
 from bot.zones import normalize, split_zones
@@ -196,7 +206,7 @@ def _apply_rules(
         decision = replace(base, action="clarify", missing=_missing(present))
     else:
         missing = _missing(present)
-        action = "clarify" if missing else "record"
+        action: Action = "clarify" if missing else "record"
         what = f"{stage} release" + (
             " with every field stated" if not missing else f" missing {', '.join(missing)}"
         )

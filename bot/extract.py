@@ -207,7 +207,9 @@ def _stage(
     ]
     released_revisions = {r for c in release for r in _revisions([c], rules)}
     full_holds = [
-        c for c in definite if c.hold and not c.balance and not _other_revision(c, released_revisions, rules)
+        c
+        for c in definite
+        if c.hold and not c.balance and not _other_revision(c, released_revisions, rules)
     ]
     balance_holds = [c for c in definite if c.hold and c not in full_holds]
     refusals = [c for c in definite if c.approval and c.negated]
@@ -261,7 +263,9 @@ def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()
     counts = [
         count
         for clause in clauses
-        for count in _counts(clause.text, clause.sentence, rules, hold=clause.hold or clause.negated)
+        for count in _counts(
+            clause.text, clause.sentence, rules, hold=clause.hold or clause.negated
+        )
     ]
     evidence: dict[str, str] = {}
     po_found = _first((rules.po_number,), [c for c in clauses if c.modality != "question"], group=1)

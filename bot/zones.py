@@ -129,7 +129,7 @@ def split_zones(
     signature_at = _split_marker(own, rules.signature_markers)
     names = _name_lines(sender_name)
     for index, line in enumerate(own[:signature_at]):
-        if index > 0 and line.strip(" -–—~.,!").lower() in names:
+        if index > 0 and line.strip(" -\u2013\u2014~.,!").lower() in names:
             signature_at = index
             break
     signature = own[signature_at:]

@@ -17,13 +17,27 @@ from bot.model import ACTIONS, FIELDS, STAGES
 ROOT = Path(__file__).parent.parent
 DATA = ROOT / "tests" / "data" / "labelled"
 KEYS = {
-    "file", "message_id", "action", "stage", "missing", "quantity", "held_quantity", "revision",
-    "material", "timing", "po_number", "new_text", "reason", "evidence",
+    "file",
+    "message_id",
+    "action",
+    "stage",
+    "missing",
+    "quantity",
+    "held_quantity",
+    "revision",
+    "material",
+    "timing",
+    "po_number",
+    "new_text",
+    "reason",
+    "evidence",
 }
 
 
 def _check_json(*args: str) -> tuple[int, list[dict[str, object]]]:
-    result = CliRunner().invoke(main, ["check", "--json", "--config", str(DATA / "quotebot.toml"), *args])
+    result = CliRunner().invoke(
+        main, ["check", "--json", "--config", str(DATA / "quotebot.toml"), *args]
+    )
     return result.exit_code, [json.loads(line) for line in result.output.splitlines() if line]
 
 
@@ -35,7 +49,7 @@ def test_check_json_has_every_key_with_valid_values() -> None:
     assert len(rows) == len(files)
     seen_actions, seen_stages = set(), set()
     for row in rows:
-        assert KEYS <= row.keys()
+        assert row.keys() >= KEYS
         assert row["action"] in ACTIONS
         assert row["stage"] in STAGES
         assert list(row["missing"]) == [f for f in FIELDS if f in row["missing"]]  # type: ignore[operator]
@@ -68,8 +82,12 @@ def test_check_unreadable_file_gets_an_error_line_and_exit_1(tmp_path: Path) -> 
 def test_check_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """A config error prints one `Error:` line naming the file and exits 2."""
     bad = tmp_path / "quotebot.toml"
-    bad.write_text('[bot]\naddress = "quotes@x.example"\nmode = "loud"\n[mailbox]\npath="m"\n[outbox]\npath="o"\n')
-    result = CliRunner().invoke(main, ["check", "--config", str(bad), str(sorted(DATA.glob("*.eml"))[0])])
+    bad.write_text(
+        '[bot]\naddress = "quotes@x.example"\nmode = "loud"\n[mailbox]\npath="m"\n[outbox]\npath="o"\n'
+    )
+    result = CliRunner().invoke(
+        main, ["check", "--config", str(bad), str(sorted(DATA.glob("*.eml"))[0])]
+    )
     assert result.exit_code == 2
     assert result.output.strip().startswith("Error: ")
     assert "bot.mode" in result.output and "loud" in result.output
@@ -95,8 +113,12 @@ def test_every_command_help_ends_with_an_example(command: str) -> None:
 def test_python_dash_m_bot_is_the_same_command() -> None:
     """`python -m bot --help` runs the quotebot command."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, cwd=ROOT,
-        env={**os.environ}, check=False,
+        [sys.executable, "-m", "bot", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ},
+        check=False,
     )
     assert result.returncode == 0
     assert "check" in result.stdout and "run" in result.stdout

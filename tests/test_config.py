@@ -78,7 +78,11 @@ def test_minimal_config_gets_documented_defaults() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["lee.park@acme-robotics.example", "LEE.PARK@ACME-ROBOTICS.EXAMPLE", "Lee.Park@acme-robotics.example"],
+    [
+        "lee.park@acme-robotics.example",
+        "LEE.PARK@ACME-ROBOTICS.EXAMPLE",
+        "Lee.Park@acme-robotics.example",
+    ],
     ids=["lower", "upper", "mixed"],
 )
 def test_contact_lookup_ignores_case(address: str) -> None:

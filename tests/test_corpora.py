@@ -12,9 +12,11 @@ from click.testing import CliRunner
 from bot.cli import main
 
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
-FILES = sorted(
-    p for p in CORPORA.rglob("*") if p.is_file() and p.name not in ("LICENSE", "README.md")
-) if CORPORA.is_dir() else []
+FILES = (
+    sorted(p for p in CORPORA.rglob("*") if p.is_file() and p.name not in ("LICENSE", "README.md"))
+    if CORPORA.is_dir()
+    else []
+)
 
 
 def _require_corpora() -> None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.extract import extract
 from bot.model import Attachment, Extraction
 from bot.rules import Rules
+
+
+def case(id_: str, *values: object, xfail: str | None = None) -> Any:
+    """One parametrized case; `xfail` names a contract violation the code still has."""
+    marks = [pytest.mark.xfail(reason=xfail, strict=True)] if xfail else []
+    return pytest.param(*values, id=id_, marks=marks)
 
 
 def run(rules: Rules, text: str, *attachments: Attachment) -> Extraction:
@@ -17,127 +25,86 @@ def run(rules: Rules, text: str, *attachments: Attachment) -> Extraction:
 # -- stages ---------------------------------------------------------------------------------------
 
 STAGES = [
-    ("Thanks!", "none"),
-    ("Can you send me the lead time for 500 units?", "none"),
-    ("Please quote 200 units in black PETG.", "none"),
-    ("The parts shipped yesterday, tracking to follow.", "none"),
-    ("If the sample passes we will likely approve 300.", "none"),
-    pytest.param(
+    case("thanks", "Thanks!", "none"),
+    case("info-question", "Can you send me the lead time for 500 units?", "none"),
+    case("quote-request", "Please quote 200 units in black PETG.", "none"),
+    case("shipping-talk", "The parts shipped yesterday, tracking to follow.", "none"),
+    case("tentative-if-sample-passes", "If the sample passes we will likely approve 300.", "none"),
+    case(
+        "tentative-might-go-ahead",
         "We might go ahead with 300 units next month.",
         "none",
-        marks=pytest.mark.xfail(
-            reason="tentative intention ('we might go ahead ... next month') is stage none per "
-            "the contract; extract calls hedged approval language 'unclear'",
-            strict=True,
-        ),
-        id="tentative-might-go-ahead",
+        xfail="a tentative intention ('we might go ahead ... next month') is stage none; "
+        "extract calls hedged approval language unclear",
     ),
-    ("Looks good, go ahead.", "unclear"),
-    ("Approved.", "unclear"),
-    ("Go ahead for now.", "unclear"),
-    ("Rev C7 approved, go ahead.", "unclear"),
-    ("The fit is good on rev B4.", "technical"),
-    ("Geometry approved, purchasing will follow with the PO.", "technical"),
-    pytest.param(
+    case("looks-good-go-ahead", "Looks good, go ahead.", "unclear"),
+    case("bare-approved", "Approved.", "unclear"),
+    case("go-ahead-for-now", "Go ahead for now.", "unclear"),
+    case("rev-approved-go-ahead", "Rev C7 approved, go ahead.", "unclear"),
+    case("fit-good", "The fit is good on rev B4.", "technical"),
+    case(
+        "geometry-purchasing-will-follow",
+        "Geometry approved, purchasing will follow with the PO.",
+        "technical",
+    ),
+    case(
+        "fit-good-but-not-production",
         "The fit is good on rev B4, but this does not release production.",
         "technical",
-        marks=pytest.mark.xfail(
-            reason="a fit approval bounded by 'this does not release production' is technical; "
-            "extract reads the negated 'release production' clause as a production release",
-            strict=True,
-        ),
-        id="fit-good-but-not-production",
+        xfail="a fit approval bounded by 'this does not release production' is technical; "
+        "extract reads the negated 'release production' clause as a production release",
     ),
-    pytest.param(
+    case(
+        "technical-standpoint-only",
         "The sample fits and is approved from a technical standpoint only; "
         "this does not release production.",
         "technical",
-        marks=pytest.mark.xfail(
-            reason="technical approval with a boundary is technical; extract gives none because "
-            "the negated boundary clause wins over the approval",
-            strict=True,
-        ),
-        id="technical-standpoint-only",
+        xfail="a technical approval with a boundary is technical; extract gives none "
+        "because the negated boundary clause wins over the approval",
     ),
-    pytest.param(
+    case(
+        "engineering-standpoint-release-to-follow",
         "Rev K1 is approved from an engineering standpoint only. Production release to follow.",
         "technical",
-        marks=pytest.mark.xfail(
-            reason="'approved from an engineering standpoint only' + 'production release to "
-            "follow' is a bounded technical approval; extract gives none",
-            strict=True,
-        ),
-        id="engineering-standpoint-release-to-follow",
+        xfail="'approved from an engineering standpoint only' + 'production release to "
+        "follow' is a bounded technical approval; extract gives none",
     ),
-    ("Please print 5 sample parts of rev A now.", "sample"),
-    ("Approved for the 50-unit pilot, rev B, start Monday.", "sample"),
-    ("Release lot 1 for 25 units now, hold the remaining 275.", "partial"),
-    (
+    case("five-sample-parts", "Please print 5 sample parts of rev A now.", "sample"),
+    case("pilot-is-sample", "Approved for the 50-unit pilot, rev B, start Monday.", "sample"),
+    case("lot-1-hold-rest", "Release lot 1 for 25 units now, hold the remaining 275.", "partial"),
+    case(
+        "first-lot-hold-balance",
         "Please release the first lot of 100 brackets, rev B4, ship by Friday; hold the balance.",
         "partial",
     ),
-    ("Release 250 units of rev B4, start now. PO 45001.", "production"),
-    ("Can you start the run of 400 units on rev C this week?", "production"),
-    (
+    case("complete-release", "Release 250 units of rev B4, start now. PO 45001.", "production"),
+    case(
+        "request-question-start-run",
+        "Can you start the run of 400 units on rev C this week?",
+        "production",
+    ),
+    case(
+        "release-waiting-on-signoff",
         "We are releasing the order for rev K1 once the samples are signed off; "
         "quantity will be 500.",
         "production",
     ),
-    pytest.param(
+    case(
+        "hearsay-plus-direct-instruction",
         "Purchasing approved it, so please go ahead and print the 250 brackets on rev C7.",
         "production",
-        marks=pytest.mark.xfail(
-            reason="a direct instruction ('please go ahead and print the 250 brackets') is a "
-            "production release even when it mentions hearsay; extract marks the whole "
-            "sentence hearsay and gives unclear (labelled case 011)",
-            strict=True,
-        ),
-        id="hearsay-plus-direct-instruction",
+        xfail="a direct instruction ('please go ahead and print the 250 brackets') is a "
+        "production release even beside hearsay; extract marks the whole sentence hearsay "
+        "and gives unclear (labelled case 011)",
     ),
-    ("Please hold the order.", "hold"),
-    ("Can you pause the order?", "hold"),
-    ("Do not start printing until we confirm.", "hold"),
-    ("Please don't start yet.", "hold"),
+    case("hold-order", "Please hold the order.", "hold"),
+    case("question-pause", "Can you pause the order?", "hold"),
+    case("do-not-start", "Do not start printing until we confirm.", "hold"),
+    case("dont-start-yet", "Please don't start yet.", "hold"),
 ]
 
 
-def _stage_id(case: object) -> str | None:
-    return None if hasattr(case, "marks") else None
-
-
-@pytest.mark.parametrize(
-    ("text", "stage"),
-    STAGES,
-    ids=[
-        "thanks",
-        "info-question",
-        "quote-request",
-        "shipping-talk",
-        "tentative-if-sample-passes",
-        "tentative-might-go-ahead",
-        "looks-good-go-ahead",
-        "bare-approved",
-        "go-ahead-for-now",
-        "rev-approved-go-ahead",
-        "fit-good",
-        "geometry-purchasing-will-follow",
-        "fit-good-but-not-production",
-        "technical-standpoint-only",
-        "engineering-standpoint-release-to-follow",
-        "five-sample-parts",
-        "pilot-is-sample",
-        "lot-1-hold-rest",
-        "first-lot-hold-balance",
-        "complete-release",
-        "request-question-start-run",
-        "release-waiting-on-signoff",
-        "hearsay-plus-direct-instruction",
-        "hold-order",
-        "question-pause",
-        "do-not-start",
-        "dont-start-yet",
-    ],
-)
+@pytest.mark.parametrize(("text", "stage"), STAGES)
 def test_stage(rules: Rules, text: str, stage: str) -> None:
     """Each new text gets the one stage the contract's stage table gives it."""
     assert run(rules, text).stage == stage
@@ -202,50 +169,47 @@ def test_released_quantity(rules: Rules, text: str, quantity: int) -> None:
 
 
 NOT_QUANTITY = [
-    ("pack-per-bag", "Please go ahead with production of rev B4. They come 25 per bag."),
-    pytest.param(
+    case("pack-per-bag", "Please go ahead with production of rev B4. They come 25 per bag."),
+    case(
+        "pack-pcs-per-bag",
         "Please go ahead with production of rev B4. They come 25 pcs per bag.",
-        marks=pytest.mark.xfail(
-            reason="'25 pcs per bag' is a pack count; extract takes 25 as the quantity because "
-            "a unit word follows it",
-            strict=True,
-        ),
-        id="pack-pcs-per-bag",
+        xfail="'25 pcs per bag' is a pack count; extract takes 25 as the quantity because a "
+        "unit word follows it",
     ),
-    pytest.param(
+    case(
+        "pack-parts-per-box",
         "Please go ahead with production of rev B4, packed 10 parts per box.",
-        marks=pytest.mark.xfail(
-            reason="'10 parts per box' is a pack count; extract takes 10 as the quantity",
-            strict=True,
-        ),
-        id="pack-parts-per-box",
+        xfail="'10 parts per box' is a pack count; extract takes 10 as the quantity",
     ),
-    ("date-slash", "Please go ahead with production of rev B4, ship by 12/15."),
-    ("date-month", "Please go ahead with production of rev B4 for the December 8 shipment."),
-    ("date-iso", "Please release rev B4 now, delivery on 2025-12-08."),
-    ("po-number", "Please go ahead with production of rev B4 under PO 4500123."),
-    ("m3", "Please go ahead with production of rev B4. Use M3 inserts."),
-    ("four-x-m3", "Please go ahead with production of rev B4, 4 x M3 screws per part."),
-    ("layer-mm", "Please go ahead with production of rev B4 at 0.2 mm layers."),
-    ("wall-mm", "Please release rev B4 now; the wall is 1.5 mm thick."),
-    ("price-each", "Please go ahead with production of rev B4 at $4.10 each."),
-    ("price-total", "Please release rev B4 now, the quote was $1,250."),
-    ("lead-days", "Please go ahead with production of rev B4; lead time 10 business days is fine."),
-    ("lead-weeks", "Please release rev B4 now; we need them in 3 weeks."),
-    ("phone-spaces", "Please go ahead with production of rev B4, call me at 555 0123."),
-    ("phone-intl", "Please release rev B4 now. Call me at +1 (614) 555-0139."),
-    ("forecast", "Please go ahead with production of rev B4; we forecast 2000 units per year."),
-    ("quoted", "Please go ahead with production of rev B4 as quoted, 500 units quoted."),
-    ("revision-number", "Please go ahead with production of rev 2."),
-    ("quote-number", "Go ahead with quote Q-1042 for rev B4 now."),
-    ("pressure", "Please release the run of rev B4 now, 2 bar leak test passed."),
+    case("date-slash", "Please go ahead with production of rev B4, ship by 12/15."),
+    case("date-month", "Please go ahead with production of rev B4 for the December 8 shipment."),
+    case("date-iso", "Please release rev B4 now, delivery on 2025-12-08."),
+    case("po-number", "Please go ahead with production of rev B4 under PO 4500123."),
+    case("m3", "Please go ahead with production of rev B4. Use M3 inserts."),
+    case("four-x-m3", "Please go ahead with production of rev B4, 4 x M3 screws per part."),
+    case("layer-mm", "Please go ahead with production of rev B4 at 0.2 mm layers."),
+    case("wall-mm", "Please release rev B4 now; the wall is 1.5 mm thick."),
+    case("price-each", "Please go ahead with production of rev B4 at $4.10 each."),
+    case("price-total", "Please release rev B4 now, the quote was $1,250."),
+    case(
+        "lead-days",
+        "Please go ahead with production of rev B4; lead time 10 business days is fine.",
+    ),
+    case("lead-weeks", "Please release rev B4 now; we need them in 3 weeks."),
+    case("phone-spaces", "Please go ahead with production of rev B4, call me at 555 0123."),
+    case("phone-intl", "Please release rev B4 now. Call me at +1 (614) 555-0139."),
+    case(
+        "forecast",
+        "Please go ahead with production of rev B4; we forecast 2000 units per year.",
+    ),
+    case("quoted", "Please go ahead with production of rev B4 as quoted, 500 units quoted."),
+    case("revision-number", "Please go ahead with production of rev 2."),
+    case("quote-number", "Go ahead with quote Q-1042 for rev B4 now."),
+    case("pressure", "Please release the run of rev B4 now, 2 bar leak test passed."),
 ]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [case if hasattr(case, "marks") else pytest.param(case[1], id=case[0]) for case in NOT_QUANTITY],
-)
+@pytest.mark.parametrize("text", NOT_QUANTITY)
 def test_numbers_that_are_not_released_quantities(rules: Rules, text: str) -> None:
     """Pack counts, dates, PO numbers, sizes, prices, lead times, phones and forecasts are not
     the quantity."""
@@ -276,21 +240,15 @@ def test_held_count_in_a_hold_is_not_a_quantity(rules: Rules, text: str) -> None
 @pytest.mark.parametrize(
     "text",
     [
-        "We are releasing the order for rev K1 once the samples are signed off; "
-        "quantity will be 500.",
-        pytest.param(
-            "Release 250 units of rev B4 once budget clears.",
-            marks=pytest.mark.xfail(
-                reason="a definite release waiting on a condition keeps its count (250) and is a "
-                "production release with timing missing; extract gives unclear and no quantity",
-                strict=True,
-            ),
-            id="once-budget-clears",
+        case(
+            "k1-once-signed-off",
+            "We are releasing the order for rev K1 once the samples are signed off; "
+            "quantity will be 500.",
         ),
-        "Release 250 units of rev B4, pending the PO.",
-        "Release 250 units of rev B4 after sign-off.",
+        case("once-budget-clears", "Release 250 units of rev B4 once budget clears."),
+        case("pending-po", "Release 250 units of rev B4, pending the PO."),
+        case("after-sign-off", "Release 250 units of rev B4 after sign-off."),
     ],
-    ids=["k1-once-signed-off", "once-budget-clears", "pending-po", "after-sign-off"],
 )
 def test_release_waiting_on_condition_keeps_count_without_timing(rules: Rules, text: str) -> None:
     """A definite release that waits on a condition is a release with its count and no timing."""

@@ -26,8 +26,11 @@ def _decide_all() -> dict[str, dict[str, object]]:
         assert checked.decision is not None, checked.error
         d = checked.decision
         results[case["file"]] = {
-            "action": d.action, "stage": d.stage, "missing": list(d.missing),
-            "quantity": d.fields.quantity, "revision": d.fields.revision,
+            "action": d.action,
+            "stage": d.stage,
+            "missing": list(d.missing),
+            "quantity": d.fields.quantity,
+            "revision": d.fields.revision,
         }
     return results
 
@@ -67,7 +70,9 @@ def test_no_false_release_in_labelled_set() -> None:
 def test_labelled_quantity(case: dict[str, object]) -> None:
     """The released quantity matches the label where one is given."""
     config = load_config(DATA / "quotebot.toml")
-    checked = check_path(str(DATA / str(case["file"])), load_rules(config.bot.rules_dir), context_for(config))
+    checked = check_path(
+        str(DATA / str(case["file"])), load_rules(config.bot.rules_dir), context_for(config)
+    )
     decision = checked[-1].decision
     assert decision is not None
     assert decision.fields.quantity == case["quantity"]

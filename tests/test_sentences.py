@@ -21,7 +21,10 @@ from bot.sentences import split_clauses, split_sentences
             "Please release the first lot of 25 brackets for the December\n8 shipment.",
             ["Please release the first lot of 25 brackets for the December 8 shipment."],
         ),
-        ("- Release 250 units\n- Rev B4\n- Start now", ["Release 250 units", "Rev B4", "Start now"]),
+        (
+            "- Release 250 units\n- Rev B4\n- Start now",
+            ["Release 250 units", "Rev B4", "Start now"],
+        ),
         ("1) 250 units\n2) rev B4", ["250 units", "rev B4"]),
         ("the 0.2 mm layer is fine. ok", ["the 0.2 mm layer is fine. ok"]),
     ],

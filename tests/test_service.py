@@ -33,7 +33,8 @@ def config(tmp_path: Path) -> Config:
 
 def _bot(config: Config) -> Bot:
     return Bot(
-        config, load_rules(config.bot.rules_dir),
+        config,
+        load_rules(config.bot.rules_dir),
         source=MaildirSource(config.mailbox.path),
         outbox=MaildirOutbox(config.outbox.path),
         store=Store(config.database_url),
@@ -69,7 +70,11 @@ def test_never_answered_messages_get_no_reply(config: Config) -> None:
     report = _bot(config).run_once()
     answered = {str(r["In-Reply-To"]) for r in report.replies}
     for row in report.rows:
-        if "Out of Office" in row.subject or "Monthly" in row.subject or row.sender.startswith("quotes@"):
+        if (
+            "Out of Office" in row.subject
+            or "Monthly" in row.subject
+            or row.sender.startswith("quotes@")
+        ):
             assert row.action == "ignore"
             assert row.message_id not in answered
 
