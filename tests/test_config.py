@@ -48,6 +48,9 @@ role = "owner"
 """
 
 
+DELETE = object()
+
+
 def _with(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
     """A deep copy of BASE with one key set (or deleted when value is DELETE)."""
     raw = copy.deepcopy(BASE)
@@ -59,9 +62,6 @@ def _with(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
     else:
         target[path[-1]] = value
     return raw
-
-
-DELETE = object()
 
 
 def test_minimal_config_gets_documented_defaults() -> None:

@@ -110,7 +110,6 @@ def test_answerable(
 
 def test_subject_prefix_alone_is_not_proof(rules: Rules) -> None:
     """An 'Automatic reply:' subject without auto headers does not block an answer by itself."""
-    msg = message(sender=BUYER)
     msg = parse_message(
         b"From: lee.park@acme-robotics.example\r\nSubject: Automatic reply: Quote Q-1042\r\n"
         b"Message-ID: <a@acme-robotics.example>\r\n\r\nRelease 250 units.\r\n"

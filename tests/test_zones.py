@@ -136,6 +136,39 @@ CONFIDENTIALITY NOTICE: This email and any attachments are confidential and inte
 only for the named recipient. Approved for release by legal counsel only.
 """
 
+ON_MONDAY = """\
+On Monday please start the run of 250 units, rev B4.
+
+On Tue, Mar 4, 2025 at 10:40 AM Printshop Quotes <quotes@printshop.example> wrote:
+> Quote Q-1042 for 250 units.
+"""
+
+HTML_OUTLOOK = """\
+Looks great, please proceed.
+
+**From:** Printshop Quotes <quotes@printshop.example>
+**Sent:** Tuesday, March 4, 2025 10:40 AM
+**To:** Dana Ortiz <dana.ortiz@acme-robotics.example>
+**Subject:** Quote Q-1042
+
+Quote for 250 units of rev C7.
+"""
+
+FROM_IN_PROSE = """\
+Release 250 units of rev B4, start now.
+From our side the PO follows today.
+"""
+
+IPHONE_ABOVE_QUOTE = """\
+Approved.
+
+Sent from my iPhone
+
+> On Mar 4, 2025, at 10:40, Printshop Quotes <quotes@printshop.example> wrote:
+>
+> Quote Q-1042: 250 units of rev C7.
+"""
+
 INTERLEAVED = """\
 Answers inline below.
 
@@ -173,6 +206,10 @@ rev B4
         (FORWARDED, "FYI, see below.", "forwarded", "PO 45001"),
         (APPLE_FORWARD, "Passing this along.", "forwarded", "Release 250 units"),
         (DISCLAIMER, "Release 250 units of rev B4, start now.", "disclaimer", "legal counsel"),
+        (ON_MONDAY, "On Monday please start the run of 250 units, rev B4.", "quoted", "Q-1042"),
+        (HTML_OUTLOOK, "Looks great, please proceed.", "quoted", "rev C7"),
+        (FROM_IN_PROSE, FROM_IN_PROSE.strip(), "quoted", ""),
+        (IPHONE_ABOVE_QUOTE, "Approved.", "quoted", "rev C7"),
     ],
     ids=[
         "gmail-on-wrote",
@@ -189,6 +226,10 @@ rev B4
         "gmail-forwarded",
         "apple-forwarded",
         "disclaimer",
+        "on-monday-is-not-a-quote-header",
+        "html-outlook-bold-from-block",
+        "from-in-prose-is-new-text",
+        "iphone-signature-above-quote",
     ],
 )
 def test_history_signature_forward_and_disclaimer_leave_new_text(
