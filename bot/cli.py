@@ -13,8 +13,8 @@ import click
 from bot.adapters.maildir import MaildirOutbox, MaildirSource
 from bot.adapters.store import Store
 from bot.check import Checked, as_json, check_path
-from bot.config import Config, load_config
-from bot.errors import ConfigError, QuotebotError
+from bot.config import Config, load_config, parse_config
+from bot.errors import QuotebotError
 from bot.render import quoted_sentence
 from bot.rules import Rules, load_rules
 from bot.service import Bot, RunReport, context_for
@@ -77,8 +77,6 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
     _setup_logging(False)
     try:
         if config_path is None and not DEFAULT_CONFIG.exists():
-            from bot.config import parse_config
-
             config = parse_config(
                 Path("<defaults>"),
                 {
@@ -200,8 +198,6 @@ def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose:
             if once:
                 return
             time.sleep(interval)
-    except ConfigError as exc:
-        _fail(str(exc))
     except QuotebotError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

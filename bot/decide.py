@@ -60,11 +60,8 @@ def _after(
     state: ThreadState, message: Message, decision: Decision, sender_is_shop: bool
 ) -> ThreadState:
     """The thread state once this message is taken into account."""
-    ids = state.message_ids | {message.message_id}
     if sender_is_shop:
-        return replace(
-            state, message_ids=ids, bot_sentences=state.bot_sentences | own_sentences(message.text)
-        )
+        return replace(state, bot_sentences=state.bot_sentences | own_sentences(message.text))
     fields, stage = decision.fields, decision.stage
     carry = state.carry_revision
     approved = any(s.scope != "hold" and not s.negated for s in decision.statements)
@@ -72,7 +69,7 @@ def _after(
         carry = fields.revisions[0]
     elif any(r != carry for r in fields.revisions):
         carry = None
-    new = replace(state, message_ids=ids, carry_revision=carry, status=decision.thread_status)
+    new = replace(state, carry_revision=carry, status=decision.thread_status)
     if decision.thread_status == "released":
         new = replace(
             new,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -150,7 +150,6 @@ class ThreadState:
     bot_sentences: frozenset[str] = frozenset()
     last_clarify_at: datetime | None = None
     last_clarify_to: str | None = None
-    message_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -168,4 +167,3 @@ class Decision:
     statements: tuple[Statement, ...] = ()
     thread_status: str = "open"
     about: str | None = None
-    flags: tuple[str, ...] = field(default=())

@@ -230,14 +230,6 @@ class Store:
         with Session(self.engine) as session:
             return list(session.exec(select(ReplyRecord).where(ReplyRecord.status == "pending")))
 
-    def counts(self) -> dict[str, int]:
-        """How many replies are in each status."""
-        with Session(self.engine) as session:
-            result: dict[str, int] = {}
-            for row in session.exec(select(ReplyRecord.status)):
-                result[row] = result.get(row, 0) + 1
-            return result
-
     @staticmethod
     def _commit(session: Session) -> None:
         try:
