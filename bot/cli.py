@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -15,6 +16,7 @@ from bot.adapters.store import Store
 from bot.check import Checked, as_json, check_path
 from bot.config import Config, load_config, parse_config
 from bot.errors import QuotebotError
+from bot.evaluate import evaluate, format_report
 from bot.render import quoted_sentence
 from bot.rules import Rules, load_rules
 from bot.service import Bot, RunReport, context_for
@@ -32,7 +34,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -40,6 +42,24 @@ def _fail(message: str, code: int = 1) -> None:
 def _load(config_path: Path) -> tuple[Config, Rules]:
     config = load_config(config_path)
     return config, load_rules(config.bot.rules_dir)
+
+
+def _load_or_defaults(config_path: Path) -> tuple[Config, Rules]:
+    """The config file when it exists, else the defaults (no contacts); exit 2 on an error."""
+    try:
+        if config_path.exists():
+            return _load(config_path)
+        config = parse_config(
+            Path("<defaults>"),
+            {
+                "bot": {"address": "quotes@quotebot.invalid"},
+                "mailbox": {"path": "."},
+                "outbox": {"path": "."},
+            },
+        )
+        return config, load_rules(config.bot.rules_dir)
+    except QuotebotError as exc:
+        _fail(str(exc), 2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,21 +95,7 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
       quotebot check --json tests/data/labelled/001-vague-go-ahead.eml
     """
     _setup_logging(False)
-    try:
-        if config_path is None and not DEFAULT_CONFIG.exists():
-            config = parse_config(
-                Path("<defaults>"),
-                {
-                    "bot": {"address": "quotes@quotebot.invalid"},
-                    "mailbox": {"path": "."},
-                    "outbox": {"path": "."},
-                },
-            )
-            rules = load_rules(config.bot.rules_dir)
-        else:
-            config, rules = _load(config_path or DEFAULT_CONFIG)
-    except QuotebotError as exc:
-        _fail(str(exc), 2)
+    config, rules = _load_or_defaults(config_path or DEFAULT_CONFIG)
     ctx = context_for(config)
     unreadable = 0
     for given in paths:
@@ -100,6 +106,36 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
             else:
                 _explain(item, rules)
     sys.exit(1 if unreadable else 0)
+
+
+@main.command(name="eval")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Config file with the contacts the labels assume (default DIR/quotebot.toml).",
+)
+@click.option("--show-wrong", is_flag=True, help="List every case with a wrong field.")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+def eval_command(config_path: Path | None, show_wrong: bool, folder: Path) -> None:
+    """Score the decisions on a labelled FOLDER: per-field accuracy, the confusion of actions
+    and every false release by name. FOLDER holds the mail and a labels.toml (format: see
+    bot/evaluate.py).
+
+    Exit status: 0 scored, 2 usage, config or label error.
+
+    \b
+    Example:
+      quotebot eval tests/data/labelled
+    """
+    _setup_logging(False)
+    config, rules = _load_or_defaults(config_path or folder / "quotebot.toml")
+    try:
+        report = evaluate(folder, rules, context_for(config))
+    except QuotebotError as exc:
+        _fail(str(exc), 2)
+    click.echo(format_report(report, show_wrong=show_wrong))
 
 
 def _explain(item: Checked, rules: Rules) -> None:

@@ -88,28 +88,78 @@ class Rules:
     signature_markers: Patterns
     disclaimer_markers: Patterns
     source: Path
+    languages: tuple[str, ...] = ()
+
+
+class _Source:
+    """The text of one rules file, to name the line a bad value is on."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.lines = path, text.splitlines()
+
+    def where(self, section: str, key: str, value: str | None = None) -> str:
+        """`path:line` of `value` (or else of `key = `) inside `[section]`, or just `path`."""
+        start = 0
+        if section:
+            header = re.compile(rf"^\s*\[+\s*{re.escape(section)}\s*\]+")
+            start = next((i for i, line in enumerate(self.lines) if header.match(line)), 0)
+        if value:
+            escaped = value.replace("\\", "\\\\")
+            for i in range(start, len(self.lines)):
+                if value in self.lines[i] or escaped in self.lines[i]:
+                    return f"{self.path}:{i + 1}"
+        assign = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for i in range(start, len(self.lines)):
+            if assign.match(self.lines[i]):
+                return f"{self.path}:{i + 1}"
+        return str(self.path)
 
 
 class _Table:
-    def __init__(self, path: Path, data: Mapping[str, Any], prefix: str = "") -> None:
-        self.path, self.data, self.prefix = path, data, prefix
+    """One TOML table; every key read is remembered so that unknown keys can be refused."""
+
+    def __init__(
+        self,
+        source: _Source,
+        data: Mapping[str, Any],
+        prefix: str = "",
+        origins: Mapping[str, _Source] | None = None,
+    ) -> None:
+        self.source, self.data, self.prefix = source, data, prefix
+        self.origins: Mapping[str, _Source] = origins or {}
+        self.used: set[str] = set()
+        self.children: list[_Table] = []
+
+    def _fail(self, key: str, problem: str, value: str | None = None) -> RulesError:
+        source = self.origins.get(value, self.source) if value else self.source
+        where = source.where(self.prefix.rstrip("."), key, value)
+        return RulesError(f"{where}: {self.prefix}{key}: {problem}")
+
+    def get(self, key: str) -> Any:
+        self.used.add(key)
+        return self.data.get(key)
 
     def sub(self, key: str) -> _Table:
-        value = self.data.get(key)
+        for child in self.children:
+            if child.prefix == f"{self.prefix}{key}.":
+                return child
+        value = self.get(key)
         if not isinstance(value, dict):
-            raise RulesError(f"{self.path}: [{self.prefix}{key}] is missing or not a table")
-        return _Table(self.path, value, f"{self.prefix}{key}.")
+            raise RulesError(f"{self.source.path}: [{self.prefix}{key}] is missing or not a table")
+        child = _Table(self.source, value, f"{self.prefix}{key}.", self.origins)
+        self.children.append(child)
+        return child
 
     def text(self, key: str) -> str:
-        value = self.data.get(key)
+        value = self.get(key)
         if not isinstance(value, str):
-            raise RulesError(f"{self.path}: {self.prefix}{key} must be a string, got {value!r}")
+            raise self._fail(key, f"must be a string, got {value!r}")
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
-        value = self.data.get(key)
+        value = self.get(key)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise RulesError(f"{self.path}: {self.prefix}{key} must be a list of strings")
+            raise self._fail(key, "must be a list of strings")
         return tuple(value)
 
     def pattern(self, key: str, value: str | None = None) -> re.Pattern[str]:
@@ -117,23 +167,90 @@ class _Table:
         try:
             return re.compile(source, re.IGNORECASE)
         except re.error as exc:
-            raise RulesError(
-                f"{self.path}: {self.prefix}{key}: bad regular expression {source!r}: {exc}"
-            ) from None
+            raise self._fail(key, f"bad regular expression {source!r}: {exc}", source) from None
 
     def patterns(self, key: str) -> Patterns:
         return tuple(self.pattern(key, v) for v in self.strings(key))
 
+    def refuse_unknown(self) -> None:
+        """Raise for a key nobody read: a typo would otherwise switch a rule off silently."""
+        for key in self.data:
+            if key not in self.used:
+                raise self._fail(key, "unknown key (a typo?)")
+        for child in self.children:
+            child.refuse_unknown()
 
-def _read(path: Path) -> _Table:
+
+def _parse(path: Path) -> tuple[_Source, dict[str, Any]]:
     try:
-        return _Table(path, tomllib.loads(path.read_text(encoding="utf-8")))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RulesError(
             f"{path}: rules file missing; restore it from the quotebot sources"
         ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"{path}: not UTF-8: {exc}") from None
+    try:
+        return _Source(path, text), tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _read(path: Path) -> _Table:
+    source, data = _parse(path)
+    return _Table(source, data)
+
+
+def _merge(
+    base: dict[str, Any],
+    extra: Mapping[str, Any],
+    source: _Source,
+    origins: dict[str, _Source],
+    prefix: str = "",
+) -> None:
+    """Add one language file's phrases to the base tables (lists grow, patterns alternate)."""
+    for key, value in extra.items():
+        name = f"{prefix}{key}"
+        have = base.get(key)
+        if have is None:
+            raise RulesError(
+                f"{source.where(prefix.rstrip('.'), key)}: {name}: "
+                f"unknown key (a language file only adds to keys of release.toml)"
+            )
+        if isinstance(have, dict) and isinstance(value, dict):
+            if all(isinstance(v, int) for v in value.values()):  # number words
+                base[key] = {**have, **value}
+            else:
+                _merge(have, value, source, origins, f"{name}.")
+        elif isinstance(have, list) and isinstance(value, list):
+            origins.update({v: source for v in value if isinstance(v, str)})
+            base[key] = [*have, *value]
+        elif isinstance(have, str) and isinstance(value, str) and key != "bare":
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise RulesError(
+                    f"{source.where(prefix.rstrip('.'), key, value)}: {name}: "
+                    f"bad regular expression {value!r}: {exc}"
+                ) from None
+            base[key] = f"(?:(?:{have})|(?:{value}))"
+        else:
+            raise RulesError(
+                f"{source.where(prefix.rstrip('.'), key)}: {name}: "
+                f"must have the same type as in release.toml"
+            )
+
+
+def _release(folder: Path) -> tuple[_Table, tuple[str, ...]]:
+    """release.toml with every rules/lang/*.toml merged in (one file per language)."""
+    source, data = _parse(folder / "release.toml")
+    origins: dict[str, _Source] = {}
+    languages = []
+    for path in sorted((folder / "lang").glob("*.toml")):
+        lang_source, extra = _parse(path)
+        _merge(data, extra, lang_source, origins)
+        languages.append(path.stem)
+    return _Table(source, data, origins=origins), tuple(languages)
 
 
 def _cues(table: _Table) -> Cues:
@@ -144,22 +261,23 @@ def _header_rules(table: _Table) -> tuple[HeaderRule, ...]:
     rules = []
     entries = table.data.get("header", [])
     for index, entry in enumerate(entries):
-        row = _Table(table.path, entry, f"header[{index}].")
+        row = _Table(table.source, entry, f"header[{index}].")
         rules.append(HeaderRule(row.text("name").lower(), row.pattern("value"), row.text("reason")))
     return tuple(rules)
 
 
 def load_rules(folder: Path) -> Rules:
-    """Read release.toml, never_answer.toml and zones.toml from `folder`."""
-    release = _read(folder / "release.toml")
+    """Read release.toml (with the phrases of rules/lang/*.toml), never_answer.toml and
+    zones.toml from `folder`; a wrong value or an unknown key names its file and line."""
+    release, languages = _release(folder)
     never = _read(folder / "never_answer.toml")
     zones = _read(folder / "zones.toml")
     questions = release.sub("questions")
     qty = release.sub("quantity")
-    words = qty.data.get("words", {})
-    if not all(isinstance(v, int) for v in words.values()):
-        raise RulesError(f"{release.path}: quantity.words must map words to whole numbers")
-    return Rules(
+    words = qty.get("words") or {}
+    if not isinstance(words, dict) or not all(isinstance(v, int) for v in words.values()):
+        raise qty._fail("words", "must map words to whole numbers")
+    rules = Rules(
         questions={name: questions.text(name) for name in FIELDS},
         authority_roles=frozenset(release.sub("authority").strings("roles")),
         cues=_cues(release.sub("cues")),
@@ -193,7 +311,10 @@ def load_rules(folder: Path) -> Rules:
         signature_markers=zones.sub("signature").patterns("markers"),
         disclaimer_markers=zones.sub("disclaimer").patterns("markers"),
         source=folder,
+        languages=languages,
     )
+    release.refuse_unknown()
+    return rules
 
 
 def any_match(patterns: Patterns, text: str) -> re.Match[str] | None:

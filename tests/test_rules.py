@@ -135,3 +135,52 @@ def test_any_match(rules: Rules, text: str, expected: str | None) -> None:
     """any_match returns the first match of any pattern, case-insensitively, or None."""
     found = any_match(rules.cues.hold, text)
     assert (found.group(0) if found else None) == expected
+
+
+def test_bad_regex_names_the_line(rules_copy: Path) -> None:
+    """The error points at the line of the broken pattern, so a shop can fix it at once."""
+    _edit(rules_copy, "release.toml", "'\\bpause\\b', ", "'(pause', ")
+    with pytest.raises(RulesError) as caught:
+        load_rules(rules_copy)
+    lines = (rules_copy / "release.toml").read_text(encoding="utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines, start=1) if "'(pause'" in text)
+    assert str(caught.value).startswith(f"{rules_copy / 'release.toml'}:{line}: cues.hold: ")
+
+
+def test_unknown_key_is_refused_with_its_line(rules_copy: Path) -> None:
+    """A misspelt key would switch a rule off silently: it is refused, naming file and line."""
+    _edit(rules_copy, "release.toml", "[cues]\n", "[cues]\napprovals = ['sign here']\n")
+    with pytest.raises(RulesError, match="cues.approvals: unknown key") as caught:
+        load_rules(rules_copy)
+    assert f"{rules_copy / 'release.toml'}:" in str(caught.value)
+
+
+def test_language_files_add_phrases(rules: Rules) -> None:
+    """rules/lang/de.toml adds German to the same keys; English stays."""
+    assert "de" in rules.languages
+    assert any_match(rules.cues.approval, "Wir geben die 250 Stück frei")
+    assert any_match(rules.cues.approval, "please go ahead")
+    assert any_match(rules.cues.hold, "Bitte noch nicht drucken")
+    assert rules.quantity.words["zehn"] == 10 and rules.quantity.words["ten"] == 10
+
+
+def test_new_language_file_is_picked_up(rules_copy: Path) -> None:
+    """A shop adds a language by dropping a file into rules/lang/, without code."""
+    (rules_copy / "lang" / "nl.toml").write_text(
+        "[cues]\napproval = ['\\bgoedgekeurd\\b']\n", encoding="utf-8"
+    )
+    rules = load_rules(rules_copy)
+    assert "nl" in rules.languages
+    assert any_match(rules.cues.approval, "Revisie B4 is goedgekeurd")
+
+
+def test_bad_language_file_names_its_file_and_line(rules_copy: Path) -> None:
+    """Errors in a language file name that file, the key and the line."""
+    path = rules_copy / "lang" / "nl.toml"
+    path.write_text("[cues]\napproval = ['ok']\n\n[quantity]\nunits = '(stuks'\n", encoding="utf-8")
+    with pytest.raises(RulesError, match="bad regular expression") as caught:
+        load_rules(rules_copy)
+    assert str(caught.value).startswith(f"{path}:5: quantity.units")
+    path.write_text("[cues]\napprove = ['ok']\n", encoding="utf-8")
+    with pytest.raises(RulesError, match=r"nl.toml:2: cues.approve: unknown key"):
+        load_rules(rules_copy)
