@@ -26,6 +26,8 @@ class _Clause:
     balance: bool
     negated: bool
     technical: bool
+    boundary: bool = False  # says production is not released ("this does not release production")
+    po_line: bool = False  # a line of an attached purchase order, not the sender's words
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def _clauses(text: str, rules: Rules) -> list[_Clause]:
                     balance=bool(hold and any_match(cues.balance, clause)),
                     negated=bool(approval and not hold and _negated(clause, approval, rules)),
                     technical=bool(any_match(cues.technical, clause)),
+                    boundary=bool(any_match(cues.boundary, clause)),
                 )
             )
     return found
@@ -106,6 +109,9 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
                 plural = None
             if not (unit or plural or any_match(q.lead, before) or q.held_before.search(before)):
                 continue
+            counted = unit or plural
+            if counted and q.pack_after.match(after[counted.end() :]):
+                continue  # "25 pcs per bag": a pack count
         if value == 0 or value > 1_000_000:
             continue
         clause_before = text[:start]
@@ -148,6 +154,8 @@ def _timing(clauses: list[_Clause], rules: Rules) -> tuple[str, str] | None:
             continue
         if clause.modality == "conditional" and any_match(rules.cues.conditional, clause.text):
             continue
+        if clause.po_line and not rules.po_delivery.search(clause.text):
+            continue  # an order date on a PO is not the start date
         found = any_match(rules.timing_now, clause.text)
         if found:
             return found.group(0).strip(), clause.sentence
@@ -164,9 +172,16 @@ def _scope(
     release: list[_Clause], others: list[_Clause], counts: list[_Count], balance: bool, rules: Rules
 ) -> Stage:
     cues = rules.cues
-    in_release = {c.sentence for c in release}
+    # "Samples are signed off. Please proceed with 500 units": a checkpoint on samples
+    # already made does not make the release that follows a sample release.
+    checkpoints = [c for c in release if any_match(cues.sample_checkpoint, c.text)]
+    in_release = {
+        c.sentence for c in release if c not in checkpoints or len(checkpoints) == len(release)
+    }
     sentences = " ".join(
-        _unconditional(c.text, rules) for c in others if c.sentence in in_release and not c.hold
+        _unconditional(c.text, rules)
+        for c in others
+        if c.sentence in in_release and not (c.hold or c.boundary or c.negated)
     )
     if any_match(cues.sample, sentences):
         return "sample"
@@ -181,12 +196,23 @@ def _scope(
     return "unclear"
 
 
-def _commercial(clause: _Clause, counts: list[_Count], po: bool, rules: Rules) -> bool:
+def _positive(sentence: str, clauses: list[_Clause]) -> str:
+    """A sentence without its boundary, negated and hold clauses."""
+    return " ".join(
+        c.text
+        for c in clauses
+        if c.sentence == sentence and not (c.boundary or c.negated or c.hold)
+    )
+
+
+def _commercial(
+    clause: _Clause, clauses: list[_Clause], counts: list[_Count], po: bool, rules: Rules
+) -> bool:
     """Whether an approval clause says more than 'the part is technically right'."""
     cues = rules.cues
     if po or any(c.kind == "released" and c.sentence == clause.sentence for c in counts):
         return True
-    text = clause.sentence
+    text = _positive(clause.sentence, clauses)
     instruction = any_match(rules.timing_now, text)
     return bool(
         instruction
@@ -201,9 +227,12 @@ def _stage(
 ) -> tuple[Stage, bool, str]:
     """The stage, whether a technical approval is bounded, and a short reason."""
     definite = [c for c in clauses if c.modality in ("plain", "conditional")]
-    boundaries = [c for c in clauses if any_match(rules.cues.boundary, c.text)]
+    # A boundary clause releases nothing, unless it is itself a technical approval
+    # ("approved from an engineering standpoint only").
     release = [
-        c for c in definite if c.approval and not c.negated and not c.hold and c not in boundaries
+        c
+        for c in definite
+        if c.approval and not c.negated and not c.hold and not (c.boundary and not c.technical)
     ]
     released_revisions = {r for c in release for r in _revisions([c], rules)}
     full_holds = [
@@ -211,12 +240,12 @@ def _stage(
         for c in definite
         if c.hold and not c.balance and not _other_revision(c, released_revisions, rules)
     ]
-    balance_holds = [c for c in definite if c.hold and c not in full_holds]
+    balance_holds = [c for c in definite if c.hold and c.balance]
     refusals = [c for c in definite if c.approval and c.negated]
     bounded = bool(any(any_match(rules.cues.boundary, c.sentence) for c in clauses))
     if po and not release and not full_holds:
         release = [c for c in definite if rules.po_number.search(c.text)]
-    commercial = [c for c in release if _commercial(c, counts, po, rules)]
+    commercial = [c for c in release if _commercial(c, clauses, counts, po, rules)]
     if release and not commercial and all(c.technical for c in release):
         return "technical", bounded, "technical approval only"
     if full_holds and not (release and bounded):
@@ -257,9 +286,33 @@ def _statements(clauses: list[_Clause], stage: Stage, bounded: bool) -> tuple[St
     return tuple(result)
 
 
+def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clause]:
+    """The lines of an attached purchase order that state its number, counts, revision or
+    delivery date: the message's own statement of them. Terms and boilerplate are left out."""
+    found = []
+    for attachment in attachments:
+        if not attachment.text or not rules.po_document.search(attachment.text):
+            continue
+        name = attachment.filename or "attached PDF"
+        for raw in attachment.text.splitlines():
+            line = " ".join(raw.split())
+            useful = line and (
+                rules.po_number.search(line)
+                or _counts(line, line, rules, hold=False)
+                or any_match(rules.revision, line)
+                or (rules.po_delivery.search(line) and any_match(rules.timing_now, line))
+            )
+            if useful:
+                sentence = f"{line} (attached purchase order {name})"
+                found.append(
+                    _Clause(line, sentence, "plain", True, False, False, False, False, po_line=True)
+                )
+    return found
+
+
 def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()) -> Extraction:
-    """Statements, fields and stage of one message's new text."""
-    clauses = _clauses(text, rules)
+    """Statements, fields and stage of one message's new text and its attached purchase order."""
+    clauses = _clauses(text, rules) + _po_clauses(attachments, rules)
     counts = [
         count
         for clause in clauses
@@ -270,6 +323,7 @@ def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()
     evidence: dict[str, str] = {}
     po_found = _first((rules.po_number,), [c for c in clauses if c.modality != "question"], group=1)
     po_attached = any(rules.po_attachment.search(a.filename) for a in attachments if a.filename)
+    po_attached = po_attached or any(c.po_line for c in clauses)
     stage, bounded, reason = _stage(clauses, counts, bool(po_found or po_attached), rules)
 
     releasing = stage in ("sample", "partial", "production", "unclear")

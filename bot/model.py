@@ -21,18 +21,19 @@ STAGES: tuple[Stage, ...] = (
 )
 Action = Literal["clarify", "record", "ignore"]
 ACTIONS: tuple[Action, ...] = ("clarify", "record", "ignore")
-Role = Literal["purchasing", "owner", "technical"]
-ROLES: tuple[Role, ...] = ("purchasing", "owner", "technical")
+Role = Literal["purchasing", "owner", "technical", "other"]
+ROLES: tuple[Role, ...] = ("purchasing", "owner", "technical", "other")
 Modality = Literal["plain", "hedged", "conditional", "future", "question", "hearsay"]
 
 
 @dataclass(frozen=True)
 class Attachment:
-    """One attached file, by name and type only; the bytes are never kept."""
+    """One attached file by name and type; the bytes are never kept, only a PDF's text layer."""
 
     filename: str
     content_type: str
     size: int
+    text: str = ""
 
 
 @dataclass(frozen=True)

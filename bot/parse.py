@@ -7,6 +7,7 @@ import email.policy
 import hashlib
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import Message as StdMessage
@@ -17,6 +18,7 @@ import mailparser
 
 from bot.errors import MessageError
 from bot.model import Attachment, Message
+from bot.pdf import pdf_text
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +40,31 @@ def clean_header(value: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """HTML body to plain text; blockquotes become `>` lines so quotes stay visible."""
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.ignore_links = True
-    converter.ignore_emphasis = True
-    converter.ignore_tables = True
-    try:
-        text: str = converter.handle(html)
-    except Exception:  # html2text raises bare errors on some broken markup
-        text = re.sub(r"<[^>]+>", " ", html)
-    return text.replace("\u00a0", " ")
+    """HTML body to plain text; blockquotes become `>` lines so quotes stay visible, and so
+    does everything from a client's quote container on (Outlook's reply header, for one)."""
+    from bot.zones import html_quote_start  # zones knows the clients' quote markup
+
+    def convert(part: str) -> str:
+        converter = html2text.HTML2Text()
+        converter.body_width = 0
+        converter.ignore_images = True
+        converter.ignore_links = True
+        converter.ignore_emphasis = True
+        converter.ignore_tables = True
+        try:
+            text: str = converter.handle(part)
+        except Exception:  # html2text raises bare errors on some broken markup
+            text = re.sub(r"<[^>]+>", " ", part)
+        # html2text escapes Markdown ("\-- ", "1\. "); a mail keeps its "-- " and "1. " lines
+        text = re.sub(r"\\([-+])(?=[\s-])", r"\1", text)
+        return re.sub(r"(\d)\\\.(?=\s)", r"\1.", text).replace("\u00a0", " ")
+
+    start = html_quote_start(html)
+    if start is None:
+        return convert(html)
+    history = convert(html[start:]).splitlines()
+    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in history)
+    return f"{convert(html[:start]).rstrip()}\n\n{quoted}\n"
 
 
 _ADDR_OK = re.compile(r"^[^\s@<>()\[\],;:\\\"]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
@@ -135,6 +150,23 @@ def _from_mailparser(raw: bytes) -> tuple[StdMessage, list[str], list[str], list
     return parsed.message, list(parsed.text_plain), list(parsed.text_html), attachments
 
 
+def _with_pdf_text(std: StdMessage, attachments: list[Attachment]) -> list[Attachment]:
+    """Attachments with the text layer of each PDF among them (a purchase order, perhaps)."""
+    texts: dict[str, str] = {}
+    for part in std.walk():
+        filename = decode_words(part.get_filename() or "")
+        is_pdf = part.get_content_type() == "application/pdf" or filename.lower().endswith(".pdf")
+        if is_pdf and not part.is_multipart():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                texts.setdefault(filename, pdf_text(payload))
+    if not texts:
+        return attachments
+    named = [replace(a, text=texts.pop(a.filename, "")) for a in attachments]
+    found = [Attachment(name, "application/pdf", 0, text) for name, text in texts.items() if text]
+    return named + found
+
+
 def parse_message(raw: bytes) -> Message:
     """Parse one message; raises MessageError when nothing usable can be read."""
     if not raw.strip():
@@ -147,6 +179,7 @@ def parse_message(raw: bytes) -> Message:
         )
         std = email.message_from_bytes(raw, policy=email.policy.compat32)
         plain, html, attachments = _body_from_std(std)
+    attachments = _with_pdf_text(std, attachments)
     headers = tuple((str(k).lower(), clean_header(decode_words(str(v)))) for k, v in std.items())
     values = dict(reversed(headers))
 

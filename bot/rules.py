@@ -26,6 +26,7 @@ class Cues:
     technical: Patterns
     boundary: Patterns
     sample: Patterns
+    sample_checkpoint: Patterns
     partial: Patterns
     production: Patterns
     negation: Patterns
@@ -48,6 +49,7 @@ class QuantityRules:
     held: Patterns
     forecast: Patterns
     not_after: re.Pattern[str]
+    pack_after: re.Pattern[str]
     not_before: re.Pattern[str]
     total_before: re.Pattern[str]
     held_before: re.Pattern[str]
@@ -76,6 +78,8 @@ class Rules:
     revision_bare: re.Pattern[str]
     po_number: re.Pattern[str]
     po_attachment: re.Pattern[str]
+    po_document: re.Pattern[str]
+    po_delivery: re.Pattern[str]
     material: Patterns
     finish: Patterns
     trigger: Patterns
@@ -87,6 +91,7 @@ class Rules:
     quote_headers: Patterns
     signature_markers: Patterns
     disclaimer_markers: Patterns
+    zone_lines: Mapping[str, Patterns]
     source: Path
     languages: tuple[str, ...] = ()
 
@@ -290,6 +295,7 @@ def load_rules(folder: Path) -> Rules:
             held=qty.patterns("held"),
             forecast=qty.patterns("forecast"),
             not_after=qty.pattern("not_after"),
+            pack_after=qty.pattern("pack_after"),
             not_before=qty.pattern("not_before"),
             total_before=qty.pattern("total_before"),
             held_before=qty.pattern("held_before"),
@@ -299,6 +305,8 @@ def load_rules(folder: Path) -> Rules:
         revision_bare=release.sub("revision").pattern("bare"),
         po_number=release.sub("po").pattern("number"),
         po_attachment=release.sub("po").pattern("attachment"),
+        po_document=release.sub("po").pattern("document"),
+        po_delivery=release.sub("po").pattern("delivery"),
         material=release.sub("material").patterns("patterns"),
         finish=release.sub("material").patterns("finish"),
         trigger=release.sub("material").patterns("trigger"),
@@ -310,6 +318,10 @@ def load_rules(folder: Path) -> Rules:
         quote_headers=zones.sub("quote").patterns("headers"),
         signature_markers=zones.sub("signature").patterns("markers"),
         disclaimer_markers=zones.sub("disclaimer").patterns("markers"),
+        zone_lines={
+            k: zones.sub("lines").patterns(k)
+            for k in ("separator", "from_block", "attribution", "contact")
+        },
         source=folder,
         languages=languages,
     )

@@ -10,8 +10,9 @@ _ABBREVIATION = re.compile(
     r"\b(rev|no|approx|e\.g|i\.e|qty|dr|mr|mrs|ms|st|vs|etc|p\.o|nr|ca|incl|pcs|ref)\.$", re.I
 )
 _CLAUSE = re.compile(
-    r"\s*;\s*|,?\s+but\s+|\s+-\s+|,\s*(?:and\s+|then\s+)?(?=(?:please\s+)?(?:hold|do not|don'?t|"
-    r"keep|wait|pause|stop|go ahead|proceed|start|ship|deliver|we|i|the rest|the remaining|"
+    r"\s*;\s*|,?\s+(?:but|aber|mais)\s+|\s+-\s+|,\s*(?:and\s+|then\s+|so\s+)?"
+    r"(?=(?:please\s+)?(?:hold|do not|don'?t|keep|wait|pause|stop|go ahead|proceed|start|ship|"
+    r"deliver|we|i|the rest|the remaining|"
     r"the balance|purchasing|this does|that does)\b)|\s+and\s+(?=(?:please\s+)?(?:hold|do not|"
     r"don'?t|keep|wait|pause|stop|we|we'll|i|i'll|they|purchasing)\b)",
     re.I,

@@ -1,19 +1,43 @@
-"""Split a body into new text, quoted history, signature, forwarded part and disclaimer."""
+"""Split a body into new text, quoted history, signature, forwarded part and disclaimer.
+
+Each line is first classed as the sender's own, quoted history or a forwarded copy; then every
+run of own lines (the top of the message, or an answer written between quoted questions) is
+split into new text, signature and disclaimer.
+"""
 
 from __future__ import annotations
 
 import re
 from functools import cache
+from html.parser import HTMLParser
 
 from mailparser_reply import EmailReplyParser
 
 from bot.model import Zones
-from bot.rules import Rules, any_match
+from bot.rules import Patterns, Rules, any_match
 
-_HEADERISH = re.compile(r"^\s*[\w][\w .-]{1,24}\s?:\s")
-_FROM = re.compile(r"^\s*\**(from|von|de|da|van|od|från)\s*\**\s*:\s*\S", re.IGNORECASE)
 _QUOTED = re.compile(r"^\s*>")
+_FIELD = re.compile(r"^\W{0,2}[^\W\d_][^:\n]{0,24}?:\W{0,2}(?:\s|$)")  # "Sent: x", "*To:* x"
+_TIME = re.compile(r"\b\d{1,2}:\d{2}\b")
 _SPACE = re.compile(r"\s+")
+_OWN, _QUOTE, _FORWARD = "own", "quoted", "forwarded"
+_NEW, _SIGNATURE, _DISCLAIMER = "new", "signature", "disclaimer"
+# Markup that mail clients put above or around the message they quote, found by structure and
+# not by words, so any language is covered: Outlook desktop (the border-top header box), Outlook
+# on the web and new Outlook (#appendonsend, #divRplyFwdMsg, the reference container), old
+# Outlook, Hotmail, Yahoo and Zimbra. Gmail, Apple Mail and Thunderbird quote in <blockquote>.
+_HTML_QUOTE_STARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "id",
+        re.compile(
+            r"^(appendonsend|divRplyFwdMsg|mail-editor-reference-message-container|stopSpelling"
+            r"|zwchr)$",
+            re.I,
+        ),
+    ),
+    ("class", re.compile(r"\b(OutlookMessageHeader|yahoo_quoted)\b", re.I)),
+    ("style", re.compile(r"border-top:\s*solid\s+\S+\s+[\d.]+pt;?\s*padding:\s*3(\.0)?pt", re.I)),
+)
 
 
 def normalize(sentence: str) -> str:
@@ -36,67 +60,127 @@ def _library_cut(lines: list[str], rules: Rules) -> int | None:
         return None
     first = replies[1].headers.strip().splitlines()[0].strip()
     for index, line in enumerate(lines):
-        if line.strip() == first:
+        if line.strip() == first and not _QUOTED.match(line):
             return index
     return None
 
 
-def _is_quote_header(lines: list[str], index: int, rules: Rules) -> bool:
+def _following(lines: list[str], start: int, count: int) -> list[str]:
+    """The next `count` non-blank lines from `start`, stripped."""
+    found: list[str] = []
+    for index in range(start, len(lines)):
+        if lines[index].strip():
+            found.append(lines[index].strip())
+            if len(found) == count:
+                break
+    return found
+
+
+def _quote_follows(lines: list[str], start: int) -> bool:
+    after = _following(lines, start, 1)
+    return bool(after) and bool(_QUOTED.match(after[0]))
+
+
+def _is_separator(line: str, rules: Rules) -> bool:
+    return bool(line.strip()) and bool(any_match(rules.zone_lines["separator"], line.strip()))
+
+
+def _fields_start(lines: list[str], index: int, rules: Rules) -> bool:
+    """A "From:" line followed by header fields, or a separator above an address header."""
     line = lines[index].strip()
-    if not line:
-        return False
-    if _FROM.match(line):
-        following = [entry for entry in lines[index + 1 : index + 5] if entry.strip()]
-        return sum(1 for entry in following if _HEADERISH.match(entry)) >= 2
-    if any_match(rules.quote_headers, line) and not line.lower().startswith(("from", "von", "de")):
+    after = _following(lines, index + 1, 4)
+    fields = [entry for entry in after if _FIELD.match(entry)]
+    if any_match(rules.zone_lines["from_block"], line):
+        return len(fields) >= 2
+    if _is_separator(line, rules) and len(fields) >= 3:
+        return any("@" in entry or _TIME.search(entry) for entry in fields)
+    return False
+
+
+def _header_span(lines: list[str], index: int, rules: Rules) -> int:
+    """How many lines the quote header starting at `index` takes, 0 when none starts there."""
+    if not lines[index].strip() or _QUOTED.match(lines[index]):
+        return 0
+    if _fields_start(lines, index, rules):
+        return 1
+    for span in (1, 2, 3):
+        chunk = [line.strip() for line in lines[index : index + span]]
+        if len(chunk) < span or not all(chunk) or any(_QUOTED.match(c) for c in chunk):
+            break
+        if span > 1 and chunk[0].endswith((".", "!", "?")):
+            break
+        after = index + span
+        if any(_is_header(chunk[tail:], lines, after, rules) for tail in range(1, span)):
+            break  # the header starts on a later line; this line is prose above it
+        if _is_header(chunk, lines, after, rules):
+            return span
+    return 0
+
+
+def _is_header(chunk: list[str], lines: list[str], after: int, rules: Rules) -> bool:
+    """Whether the joined `chunk` is a quote header, or an attribution above '>' lines."""
+    joined = " ".join(chunk)
+    if any_match(rules.quote_headers, joined):
         return True
-    joined = f"{line} {lines[index + 1].strip()}" if index + 1 < len(lines) else line
-    return line.lower().startswith("on ") and joined.lower().endswith("wrote:")
+    return bool(any_match(rules.zone_lines["attribution"], joined)) and _quote_follows(lines, after)
 
 
-def _first_cut(lines: list[str], rules: Rules) -> tuple[int, bool]:
-    """The index where quoted or forwarded history starts, and whether it is a forward."""
+def _first_cut(lines: list[str], rules: Rules) -> tuple[int, int, bool]:
+    """Where quoted or forwarded history starts, how many header lines it has, and whether
+    it is a forward."""
     library = _library_cut(lines, rules)
-    for index, line in enumerate(lines):
-        if library is not None and index >= library:
-            break
-        if any_match(rules.forward_markers, line.strip()):
-            return index, True
-        if _is_quote_header(lines, index, rules):
-            return index, False
+    end = len(lines) if library is None else library
+    for index in range(end):
+        line = lines[index].strip()
+        if not line or _QUOTED.match(line):
+            continue
+        if any_match(rules.forward_markers, line):
+            return index, 1, True
+        span = _header_span(lines, index, rules)
+        if span:
+            return index, span, False
     if library is None:
-        return len(lines), False
-    before = "\n".join(lines[max(0, library - 2) : library])
-    return library, bool(any_match(rules.forward_markers, before))
+        return len(lines), 0, False
+    return library, max(1, _header_span(lines, library, rules)), False
 
 
-def _answers_between_quotes(tail: list[str], rules: Rules) -> tuple[list[str], list[str]]:
-    """Unquoted lines written between `>` lines of the history are answers: new text."""
-    body = [line for line in tail[1:4] if line.strip()]
-    if not body or not _QUOTED.match(body[0]):
-        return [], tail
-    answers: list[str] = []
-    quoted: list[str] = [tail[0]]
-    seen_quote = False
-    for index, line in enumerate(tail[1:], start=1):
-        if _QUOTED.match(line):
-            seen_quote = True
-            quoted.append(line)
-        elif not line.strip():
-            quoted.append(line)
-        elif _is_quote_header(tail, index, rules) or any_match(rules.forward_markers, line):
-            quoted.extend(tail[index:])
-            break
-        elif seen_quote:
-            answers.append(line)
-    return answers, quoted
+def _pull_back(lines: list[str], start: int, rules: Rules, floor: int = 0) -> int:
+    """`start` moved up over the blank and separator lines right above it."""
+    while start > floor and (
+        not lines[start - 1].strip() or _is_separator(lines[start - 1], rules)
+    ):
+        start -= 1
+    return start
 
 
-def _split_marker(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> int:
-    for index, line in enumerate(lines):
-        if index > 0 and any_match(patterns, line.strip()):
-            return index
-    return len(lines)
+def _line_kinds(lines: list[str], rules: Rules) -> list[str]:
+    """Each line's kind: the sender's own, quoted history or a forwarded copy."""
+    kinds = [_QUOTE if _QUOTED.match(line) else _OWN for line in lines]
+    cut, span, forwarded = _first_cut(lines, rules)
+    start = _pull_back(lines, cut, rules)
+    if forwarded:
+        kinds[start:] = [_FORWARD] * (len(lines) - start)
+    elif cut < len(lines):
+        rest = cut + span
+        kinds[start:rest] = [_QUOTE] * (rest - start)
+        if not _quote_follows(lines, rest):  # Outlook style: the history is not '>' quoted
+            kinds[rest:] = [_QUOTE] * (len(lines) - rest)
+        for index in range(rest, len(lines)):  # answers between '>' lines stay own text
+            if kinds[index] == _OWN and lines[index].strip() and _ends_answers(lines, index, rules):
+                kinds[index:] = [_QUOTE] * (len(lines) - index)
+                break
+    for index in range(1, len(lines)):  # separators and blanks above a quote belong to it
+        if kinds[index] == _QUOTE and kinds[index - 1] == _OWN:
+            above = _pull_back(lines, index, rules)
+            kinds[above:index] = [_QUOTE] * (index - above)
+    return kinds
+
+
+def _ends_answers(lines: list[str], index: int, rules: Rules) -> bool:
+    """An unquoted header or forward marker below the answers: all that follows is history."""
+    return bool(_header_span(lines, index, rules)) or bool(
+        any_match(rules.forward_markers, lines[index].strip())
+    )
 
 
 def _name_lines(sender_name: str) -> frozenset[str]:
@@ -104,8 +188,104 @@ def _name_lines(sender_name: str) -> frozenset[str]:
     parts = [p for p in re.split(r"[\s,]+", sender_name) if p.isalpha()]
     if not parts:
         return frozenset()
+    first = parts[-1] if "," in sender_name else parts[0]  # "Park, Lee" signs as "Lee"
     initials = "".join(p[0] for p in parts)
-    return frozenset(v.lower() for v in (parts[0], " ".join(parts), initials) if len(v) >= 2)
+    variants = (first, " ".join(parts), " ".join(reversed(parts)), initials)
+    return frozenset(v.lower() for v in variants if len(v) >= 2)
+
+
+def _name_like(line: str) -> bool:
+    """A short line of capitalised words without digits: a name, a title or a company."""
+    words = line.split()
+    if not words or len(words) > 8 or len(line) > 70 or line.endswith(("!", "?", ":", ";")):
+        return False
+    if any(ch.isdigit() for ch in line):
+        return False
+    return all(w[0].isupper() or len(w) <= 3 or not any(c.isalpha() for c in w) for w in words)
+
+
+def _contact_like(line: str, contact: Patterns) -> bool:
+    """A phone, address, mail or web line, and not a sentence that happens to hold one."""
+    if len(line) > 80 or not any_match(contact, line):
+        return False
+    plain = [w for w in line.split() if w.isalpha() and w.islower() and len(w) > 2]
+    return len(plain) <= 2
+
+
+def _contact_start(lines: list[str], rules: Rules, floor: int) -> int:
+    """Where a closing block of contact, name and title lines starts, or len(lines)."""
+    start, contacts = len(lines), 0
+    for index in range(len(lines) - 1, floor - 1, -1):
+        line = lines[index].strip()
+        if not line:
+            continue
+        if _contact_like(line, rules.zone_lines["contact"]):
+            contacts += 1
+        elif not _name_like(line):
+            break
+        start = index
+    filled = sum(1 for line in lines[start:] if line.strip())
+    return start if contacts and filled >= 2 else len(lines)
+
+
+def _marker_at(lines: list[str], floor: int, patterns: Patterns, names: frozenset[str]) -> int:
+    for index in range(floor, len(lines)):
+        line = lines[index].strip()
+        if any_match(patterns, line) or (
+            names and line.strip(" -\u2013\u2014~.,!").lower() in names
+        ):
+            return index
+    return len(lines)
+
+
+def _block_labels(block: list[str], rules: Rules, names: frozenset[str], *, top: bool) -> list[str]:
+    """Labels for one run of own lines: new text, then signature, then disclaimer. At the top
+    of the message the first line is always new text; an answer may be a signature only."""
+    first = next((i for i, line in enumerate(block) if line.strip()), len(block))
+    floor = first + 1 if top else first
+    disclaimer = _marker_at(block, floor, rules.disclaimer_markers, frozenset())
+    signature = _marker_at(block[:disclaimer], floor, rules.signature_markers, names)
+    signature = min(signature, _contact_start(block[:signature], rules, floor))
+    if disclaimer < len(block):
+        disclaimer = _pull_back(block, disclaimer, rules, floor)
+    if signature < disclaimer:
+        signature = _pull_back(block, signature, rules, floor)
+    signature = min(signature, disclaimer)
+    return (
+        [_NEW] * signature
+        + [_SIGNATURE] * (disclaimer - signature)
+        + [_DISCLAIMER] * (len(block) - disclaimer)
+    )
+
+
+def _labels(lines: list[str], rules: Rules, sender_name: str) -> list[str]:
+    kinds = _line_kinds(lines, rules)
+    names = _name_lines(sender_name)
+    labels: list[str] = []
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    index = 0
+    while index < len(lines):
+        end = index
+        while end < len(lines) and kinds[end] == kinds[index]:
+            end += 1
+        if kinds[index] == _OWN:
+            labels += _block_labels(lines[index:end], rules, names, top=index <= first)
+        else:
+            labels += [kinds[index]] * (end - index)
+        index = end
+    return labels
+
+
+def _zone_text(lines: list[str], labels: list[str], zone: str) -> str:
+    """The lines labelled `zone`; runs split apart by other zones are separate paragraphs."""
+    runs: list[list[str]] = [[]]
+    for line, label in zip(lines, labels, strict=True):
+        if label == zone:
+            runs[-1].append(line)
+        elif runs[-1]:
+            runs.append([])
+    texts = ("\n".join(run).strip() for run in runs)
+    return "\n\n".join(text for text in texts if text)
 
 
 def split_zones(
@@ -116,34 +296,53 @@ def split_zones(
     sender_name: str = "",
 ) -> Zones:
     """Split `text` into zones; sentences the bot itself sent count as quoted history, and a
-    line that is only the sender's name starts the signature."""
+    line that is only the sender's name starts the signature.
+
+    >>> split_zones("Approved.\\n\\nOn Tue, Mar 4, 2025 Shop <q@shop.example> wrote:\\n> Quote",
+    ...             rules).new_text
+    'Approved.'
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    cut, forwarded = _first_cut(lines, rules)
-    head, tail = lines[:cut], lines[cut:]
-    answers, tail = ([], tail) if forwarded or not tail else _answers_between_quotes(tail, rules)
-    quoted = [line for line in head if _QUOTED.match(line)]
-    own = [line for line in head if not _QUOTED.match(line)]
-    disclaimer_at = _split_marker(own, rules.disclaimer_markers)
-    disclaimer = own[disclaimer_at:]
-    own = own[:disclaimer_at]
-    signature_at = _split_marker(own, rules.signature_markers)
-    names = _name_lines(sender_name)
-    for index, line in enumerate(own[:signature_at]):
-        if index > 0 and line.strip(" -\u2013\u2014~.,!").lower() in names:
-            signature_at = index
-            break
-    signature = own[signature_at:]
-    answer_sig = _split_marker(answers, rules.signature_markers) if answers else 0
-    signature = answers[answer_sig:] + signature
-    new_lines = own[:signature_at] + answers[:answer_sig]
+    labels = _labels(lines, rules, sender_name)
     if own_sentences:
-        kept = [line for line in new_lines if normalize(line) not in own_sentences]
-        quoted += [line for line in new_lines if normalize(line) in own_sentences]
-        new_lines = kept
+        labels = [
+            _QUOTE if label == _NEW and normalize(line) in own_sentences else label
+            for line, label in zip(lines, labels, strict=True)
+        ]
     return Zones(
-        new_text="\n".join(new_lines).strip(),
-        quoted="\n".join(quoted + ([] if forwarded else tail)).strip(),
-        signature="\n".join(signature).strip(),
-        forwarded="\n".join(tail).strip() if forwarded else "",
-        disclaimer="\n".join(disclaimer).strip(),
+        new_text=_zone_text(lines, labels, _NEW),
+        quoted=_zone_text(lines, labels, _QUOTE),
+        signature=_zone_text(lines, labels, _SIGNATURE),
+        forwarded=_zone_text(lines, labels, _FORWARD),
+        disclaimer=_zone_text(lines, labels, _DISCLAIMER),
     )
+
+
+class _Found(Exception):
+    """Raised inside the HTML scan to stop it at the first quote container."""
+
+
+class _QuoteStart(HTMLParser):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            for key, pattern in _HTML_QUOTE_STARTS:
+                if name == key and value and pattern.search(value):
+                    raise _Found
+
+
+def html_quote_start(html: str) -> int | None:
+    """Where a mail client's quote container starts in an HTML body, as an offset into `html`;
+    None when there is none (or only <blockquote> quotes, which stay where they are)."""
+    scanner = _QuoteStart(convert_charrefs=True)
+    try:
+        scanner.feed(html)
+        scanner.close()
+    except _Found:
+        line, column = scanner.getpos()
+        offset = 0
+        for _ in range(line - 1):
+            offset = html.index("\n", offset) + 1
+        return offset + column
+    except Exception:  # HTMLParser is lenient; a crash here must not lose the body
+        return None
+    return None

@@ -122,3 +122,66 @@ def test_python_dash_m_bot_is_the_same_command() -> None:
     )
     assert result.returncode == 0
     assert "check" in result.stdout and "run" in result.stdout
+
+
+def _eval_folder(tmp_path: Path, labels: str) -> Path:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for name in ("001-vague-go-ahead.eml", "002-approved-alone-purchasing.eml"):
+        (folder / name).write_bytes((DATA / name).read_bytes())
+    (folder / "quotebot.toml").write_text(
+        (DATA / "quotebot.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (folder / "labels.toml").write_text(labels, encoding="utf-8")
+    return folder
+
+
+def test_eval_prints_accuracy_confusion_and_false_releases(tmp_path: Path) -> None:
+    """eval scores each labelled field and prints the action confusion; the second label
+    (ignore) disagrees with the bot's clarify, so actions score 1 of 2."""
+    folder = _eval_folder(
+        tmp_path,
+        '[[case]]\nfile = "001-vague-go-ahead.eml"\naction = "clarify"\nstage = "unclear"\n'
+        'missing = ["quantity", "revision", "authority"]\n\n'
+        '[[case]]\nfile = "002-approved-alone-purchasing.eml"\naction = "ignore"\n'
+        'stage = "none"\nmissing = []\n',
+    )
+    result = CliRunner().invoke(main, ["eval", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "action         1/2 (50.0%)" in result.output
+    assert "missing (clarify) 1/1 (100.0%)" in result.output
+    assert "false releases: 0" in result.output
+    confusion = result.output.split("actions (rows: label, columns: bot):")[1].splitlines()
+    assert confusion[2].split() == ["clarify", "1", "0", "0", "0"]
+    assert confusion[4].split() == ["ignore", "1", "0", "0", "0"]
+
+
+def test_eval_names_false_releases(tmp_path: Path) -> None:
+    """A complete release where the label has none is listed by file name."""
+    folder = tmp_path / "set"
+    folder.mkdir()
+    name = "029-production-complete-outlook.eml"  # a complete production release
+    (folder / name).write_bytes((DATA / name).read_bytes())
+    (folder / "quotebot.toml").write_bytes((DATA / "quotebot.toml").read_bytes())
+    (folder / "labels.toml").write_text(
+        f'[[case]]\nfile = "{name}"\naction = "clarify"\nstage = "unclear"\n'
+        'missing = ["quantity"]\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["eval", str(folder)])
+    assert "false releases: 1" in result.output
+    assert f"  {name}: labelled clarify unclear, bot recorded a production release" in (
+        result.output
+    )
+
+
+def test_eval_label_error_is_one_line(tmp_path: Path) -> None:
+    """A label naming a missing file stops eval with exit 2 and one line that names it."""
+    folder = _eval_folder(
+        tmp_path, '[[case]]\nfile = "nope.eml"\naction = "clarify"\nstage = "unclear"\n'
+    )
+    result = CliRunner().invoke(main, ["eval", str(folder)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: {folder / 'labels.toml'}: case 1: file 'nope.eml' is not in {folder}"
+    ]

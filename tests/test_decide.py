@@ -194,9 +194,6 @@ SINGLE = [
         "record",
         "technical",
         (),
-        xfail="an owner's fit approval bounded by 'this does not release production yet' is "
-        "technical/record; decide sees a production release (the negated boundary clause is "
-        "read as releasing production)",
     ),
     case("hold-purchasing", LEE, "Please hold the order.", "record", "hold", ()),
     case("hold-without-authority", DANA, "Can you pause the order?", "record", "hold", ()),

@@ -34,8 +34,6 @@ STAGES = [
         "tentative-might-go-ahead",
         "We might go ahead with 300 units next month.",
         "none",
-        xfail="a tentative intention ('we might go ahead ... next month') is stage none; "
-        "extract calls hedged approval language unclear",
     ),
     case("looks-good-go-ahead", "Looks good, go ahead.", "unclear"),
     case("bare-approved", "Approved.", "unclear"),
@@ -51,23 +49,17 @@ STAGES = [
         "fit-good-but-not-production",
         "The fit is good on rev B4, but this does not release production.",
         "technical",
-        xfail="a fit approval bounded by 'this does not release production' is technical; "
-        "extract reads the negated 'release production' clause as a production release",
     ),
     case(
         "technical-standpoint-only",
         "The sample fits and is approved from a technical standpoint only; "
         "this does not release production.",
         "technical",
-        xfail="a technical approval with a boundary is technical; extract gives none "
-        "because the negated boundary clause wins over the approval",
     ),
     case(
         "engineering-standpoint-release-to-follow",
         "Rev K1 is approved from an engineering standpoint only. Production release to follow.",
         "technical",
-        xfail="'approved from an engineering standpoint only' + 'production release to "
-        "follow' is a bounded technical approval; extract gives none",
     ),
     case("five-sample-parts", "Please print 5 sample parts of rev A now.", "sample"),
     case("pilot-is-sample", "Approved for the 50-unit pilot, rev B, start Monday.", "sample"),
@@ -93,9 +85,6 @@ STAGES = [
         "hearsay-plus-direct-instruction",
         "Purchasing approved it, so please go ahead and print the 250 brackets on rev C7.",
         "production",
-        xfail="a direct instruction ('please go ahead and print the 250 brackets') is a "
-        "production release even beside hearsay; extract marks the whole sentence hearsay "
-        "and gives unclear (labelled case 011)",
     ),
     case("hold-order", "Please hold the order.", "hold"),
     case("question-pause", "Can you pause the order?", "hold"),
@@ -173,13 +162,10 @@ NOT_QUANTITY = [
     case(
         "pack-pcs-per-bag",
         "Please go ahead with production of rev B4. They come 25 pcs per bag.",
-        xfail="'25 pcs per bag' is a pack count; extract takes 25 as the quantity because a "
-        "unit word follows it",
     ),
     case(
         "pack-parts-per-box",
         "Please go ahead with production of rev B4, packed 10 parts per box.",
-        xfail="'10 parts per box' is a pack count; extract takes 10 as the quantity",
     ),
     case("date-slash", "Please go ahead with production of rev B4, ship by 12/15."),
     case("date-month", "Please go ahead with production of rev B4 for the December 8 shipment."),
@@ -394,3 +380,51 @@ def test_evidence_names_the_sentence(rules: Rules) -> None:
     """Each found field points at the sentence it came from."""
     fields = run(rules, "Thanks for the samples. Release 250 units of rev B4 now.").fields
     assert fields.evidence_for("quantity") == "Release 250 units of rev B4 now."
+
+
+GERMAN = [
+    case(
+        "de-production",
+        "Freigabe für 250 Stück, Rev. B4, bitte sofort starten.",
+        "production",
+        250,
+        "B4",
+    ),
+    case(
+        "de-hold", "Bitte noch nicht produzieren, wir warten auf den Einkauf.", "hold", None, None
+    ),
+    case(
+        "de-technical-bounded",
+        "Die Passform von Rev. C2 ist gut, aber das ist noch keine Freigabe für die Produktion.",
+        "technical",
+        None,
+        "C2",
+    ),
+    case(
+        "de-sample",
+        "Bitte 5 Musterteile von Rev. A drucken, Lieferung bis Freitag.",
+        "sample",
+        5,
+        "A",
+    ),
+    case(
+        "de-pack-count",
+        "Freigabe Rev. B4 sofort, verpackt 25 Stück pro Beutel.",
+        "unclear",
+        None,
+        "B4",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "stage", "quantity", "revision"), GERMAN)
+def test_german_statements(
+    rules: Rules, text: str, stage: str, quantity: int | None, revision: str | None
+) -> None:
+    """German mail (rules/lang/de.toml) is read with the same four fields."""
+    found = run(rules, text)
+    assert (found.stage, found.fields.quantity, found.fields.revision) == (
+        stage,
+        quantity,
+        revision,
+    )

@@ -290,3 +290,122 @@ def test_own_sentence_is_moved_out_of_new_text(rules: Rules) -> None:
 def test_normalize(sentence: str, expected: str) -> None:
     """normalize drops quote marks, case, extra spaces and edge punctuation."""
     assert normalize(sentence) == expected
+
+
+FIELD_ANSWERS = """\
+Here is what we need:
+
+Quantity: 250 units
+Revision: B4
+Start: now
+"""
+
+PHONE_IN_SENTENCE = """\
+Hi,
+
+Please release 250 units of rev B4, and call me at +1 555 010 2000 with questions.
+Lee
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "new_text", "zone", "in_zone"),
+    [
+        (
+            "Approved.\n\n -----------------------------\n\n*From:* Shop [mailto:q@shop.example]\n"
+            "*Sent:* Tuesday, March 4, 2025 10:40 AM\n*To:* Lee\n*Subject:* Q-1042\n\nRelease 250.\n",
+            "Approved.",
+            "quoted",
+            "------",
+        ),
+        (
+            "Approved.\n\n2025年3月4日(火) 10:40 Printshop Quotes <quotes@printshop.example>:\n"
+            "> Release 250 units of rev C7.\n",
+            "Approved.",
+            "quoted",
+            "2025年3月4日",
+        ),
+        (
+            "Hold for now.\n\nOn Dec 16, 2011, at 12:47 PM, Printshop Quotes\n"
+            "<quotes@printshop.example>\nwrote:\n\n> Release 250 units of rev C7.\n",
+            "Hold for now.",
+            "quoted",
+            "<quotes@printshop.example>",
+        ),
+        (
+            "Hi,\nOn Tue, 2025-03-04 at 10:40 +0100, Printshop Quotes wrote:\n> Release 250?\n\n"
+            "Yes, release 250.\n",
+            "Hi,\n\nYes, release 250.",
+            "quoted",
+            "Release 250?",
+        ),
+        (
+            "Approved, start now.\n\nVon meinem iPhone gesendet\n",
+            "Approved, start now.",
+            "signature",
+            "iPhone",
+        ),
+        (
+            "Here is another email\n\nSent from my desk, is much easier than my phone.\n",
+            "Here is another email\n\nSent from my desk, is much easier than my phone.",
+            "signature",
+            "",
+        ),
+        (
+            "Oh thanks, go ahead.\n\n-Abhishek Kona\n",
+            "Oh thanks, go ahead.",
+            "signature",
+            "-Abhishek Kona",
+        ),
+        (
+            "> Which revision controls the run?\nRev B4\n\n-- \nLee Park | Acme Robotics\n",
+            "Rev B4",
+            "signature",
+            "Lee Park | Acme Robotics",
+        ),
+        (
+            "Release 250 units of rev B4, start now.\n\nAcme Robotics\nT +1 (555) 010-2000\n"
+            "250 Main Street, Springfield\n",
+            "Release 250 units of rev B4, start now.",
+            "signature",
+            "250 Main Street",
+        ),
+        (
+            "Start now.\n\n_______________________________________________\n"
+            "riak-users mailing list\nriak-users@lists.example.com\n",
+            "Start now.",
+            "disclaimer",
+            "mailing list",
+        ),
+        (FIELD_ANSWERS, FIELD_ANSWERS.strip(), "quoted", ""),
+        (PHONE_IN_SENTENCE, PHONE_IN_SENTENCE.strip(), "quoted", ""),
+    ],
+    ids=[
+        "separator-above-outlook-star-header",
+        "attribution-in-any-language-above-quote",
+        "attribution-wrapped-over-three-lines",
+        "greeting-above-header-stays-new-text",
+        "german-iphone-signature",
+        "sent-from-in-a-sentence-is-new-text",
+        "dash-name-signature",
+        "signature-below-an-answer",
+        "contact-block-signature",
+        "mailing-list-footer",
+        "field-style-answers-are-new-text",
+        "phone-in-a-sentence-is-new-text",
+    ],
+)
+def test_more_client_shapes(
+    rules: Rules, text: str, new_text: str, zone: str, in_zone: str
+) -> None:
+    """Separators, attributions, sign-offs and footers go to their zone; answers stay new text."""
+    zones = split_zones(text, rules)
+    assert zones.new_text == new_text
+    assert in_zone in getattr(zones, zone)
+
+
+def test_sender_name_last_first_starts_signature(rules: Rules) -> None:
+    """A sender shown as "Park, Lee" who signs "Lee" has that line in the signature."""
+    zones = split_zones("Approved, go ahead.\n\nLee\n", rules, sender_name="Park, Lee")
+    assert zones.new_text == "Approved, go ahead."
+    assert zones.signature == "Lee"
