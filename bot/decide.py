@@ -113,24 +113,19 @@ def decide(
     zones = split_zones(
         message.text, rules, own_sentences=state.bot_sentences, sender_name=message.from_name
     )
-    extraction = extract(zones.new_text, rules, attachments=message.attachments)
     if reason:
-        # Never answered and never changes the thread, but what it says is kept for the digest
-        # (a release sent from a private address is worth a phone call).
         decision = Decision(
             message.message_id,
             "ignore",
-            extraction.stage if not sender_is_shop else "none",
+            "none",
             (),
-            extraction.fields if not sender_is_shop else Fields(),
+            Fields(),
             f"Never answered: {reason}.",
             zones.new_text,
             thread_status=state.status,
-            statements=extraction.statements if not sender_is_shop else (),
         )
-        if sender_is_shop:
-            return decision, _after(state, message, decision, sender_is_shop)
-        return decision, state
+        return decision, _after(state, message, decision, sender_is_shop)
+    extraction = extract(zones.new_text, rules, attachments=message.attachments)
     decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules)
     return decision, _after(state, message, decision, sender_is_shop)
 

@@ -107,10 +107,13 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
             plural = re.match(r"\s*(?:[a-z][\w-]*\s+)?(" + q.plural_unit.pattern + ")", after, re.I)
             if plural and q.not_units.match(plural.group(1)):
                 plural = None
-            if not (unit or plural or any_match(q.lead, before) or q.held_before.search(before)):
+            named = q.of_after.match(after)
+            if not (
+                unit or plural or named or any_match(q.lead, before) or q.held_before.search(before)
+            ):
                 continue
             counted = unit or plural
-            if counted and q.pack_after.match(after[counted.end() :]):
+            if counted and not named and q.pack_after.match(after[counted.end() :]):
                 continue  # "25 pcs per bag": a pack count
         if value == 0 or value > 1_000_000:
             continue
@@ -127,12 +130,17 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
     return counts
 
 
-def _first(patterns: Patterns, clauses: list[_Clause], *, group: int = 0) -> tuple[str, str] | None:
-    """The first match (or one of its groups) in the clauses, with its sentence."""
+def _first(
+    patterns: Patterns, clauses: list[_Clause], *, groups: bool = False
+) -> tuple[str, str] | None:
+    """The first match (or its first captured group) in the clauses, with its sentence."""
     for clause in clauses:
         found = any_match(patterns, clause.text)
-        if found and found.group(group):
-            return " ".join(found.group(group).split()), clause.sentence
+        value = next((g for g in found.groups() if g), None) if found and groups else found
+        if isinstance(value, re.Match):
+            value = value.group(0)
+        if value:
+            return " ".join(value.split()), clause.sentence
     return None
 
 
@@ -286,27 +294,99 @@ def _statements(clauses: list[_Clause], stage: Stage, bounded: bool) -> tuple[St
     return tuple(result)
 
 
+_MONEY = re.compile(
+    r"^[$€£]?\d{1,3}(?:[.,\s]\d{3})*[.,]\d{2,4}$|^[$€£]\d+$|^(?:usd|eur|€|\$)$", re.I
+)
+_INTEGER = re.compile(r"^\d{1,3}(?:,\d{3})+$|^\d{1,6}$")
+_CODE = re.compile(r"^(?:[A-Z]{1,2}\d{0,3}|\d{1,2}[A-Z]?)$")
+
+
+def _po_row(row: str, rev_before_qty: bool | None, rules: Rules) -> tuple[int, str | None] | None:
+    """Quantity and revision of one line-item row: prices and amounts are the trailing money
+    columns, the count is the integer before them, the revision its neighbour by the header."""
+    tokens = row.split()
+    while tokens and _MONEY.match(tokens[-1]):
+        tokens.pop()
+    if tokens and rules.quantity.units.fullmatch(tokens[-1]):
+        tokens.pop()  # a unit-of-measure column ("800 EA")
+    if len(tokens) < 3:
+        return None
+    if rev_before_qty is False and _CODE.match(tokens[-1]) and _INTEGER.match(tokens[-2]):
+        return int(tokens[-2].replace(",", "")), tokens[-1]
+    if not _INTEGER.match(tokens[-1]):
+        return None
+    revision = tokens[-2] if rev_before_qty and _CODE.match(tokens[-2]) else None
+    return int(tokens[-1].replace(",", "")), revision
+
+
+def _po_table(lines: list[str], rules: Rules) -> tuple[list[tuple[int, str | None, str]], set[int]]:
+    """Line items of a PO table: (quantity, revision, row) each, and the line numbers used."""
+    items: list[tuple[int, str | None, str]] = []
+    used: set[int] = set()
+    for index, line in enumerate(lines):
+        tokens = [t.strip(".:").lower() for t in line.split()]
+        qty_at = next(
+            (i for i, t in enumerate(tokens) if rules.po_quantity_column.fullmatch(t)), None
+        )
+        if qty_at is None or len(tokens) < 3 or any(any(ch.isdigit() for ch in t) for t in tokens):
+            continue
+        rev_at = next(
+            (i for i, t in enumerate(tokens) if rules.po_revision_column.fullmatch(t)), None
+        )
+        rev_before_qty = None if rev_at is None else rev_at < qty_at
+        used.add(index)
+        for row_index in range(index + 1, len(lines)):
+            parsed = _po_row(lines[row_index], rev_before_qty, rules)
+            if parsed is None:
+                break
+            used.add(row_index)
+            items.append((*parsed, lines[row_index]))
+        if items:
+            break
+    return items, used
+
+
+def _dated(line: str, rules: Rules) -> bool:
+    """Whether a PO line gives a date (not "TBD", not "before the date is confirmed")."""
+    return any(
+        any(ch.isdigit() for ch in found.group(0))
+        for pattern in rules.timing_now
+        for found in pattern.finditer(line)
+    )
+
+
+def _po_clause(text: str, line: str, name: str) -> _Clause:
+    sentence = f"{line} (attached purchase order {name})"
+    return _Clause(text, sentence, "plain", True, False, False, False, False, po_line=True)
+
+
 def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clause]:
-    """The lines of an attached purchase order that state its number, counts, revision or
-    delivery date: the message's own statement of them. Terms and boilerplate are left out."""
+    """What an attached purchase order states: its number, line items (quantity, revision)
+    and delivery date, as the message's own statement. Terms and notes are left out."""
     found = []
     for attachment in attachments:
         if not attachment.text or not rules.po_document.search(attachment.text):
             continue
         name = attachment.filename or "attached PDF"
-        for raw in attachment.text.splitlines():
-            line = " ".join(raw.split())
-            useful = line and (
+        lines = [" ".join(raw.split()) for raw in attachment.text.splitlines() if raw.strip()]
+        items, used = _po_table(lines, rules)
+        for quantity, revision, row in items:
+            text = f"qty {quantity}" + (f" rev {revision}" if revision else "")
+            found.append(_po_clause(text, row, name))
+        for index, line in enumerate(lines):
+            if index in used:
+                continue
+            counted = bool(
+                rules.po_quantity_column.search(line) and _counts(line, line, rules, hold=False)
+            )
+            useful = (
                 rules.po_number.search(line)
-                or _counts(line, line, rules, hold=False)
-                or any_match(rules.revision, line)
-                or (rules.po_delivery.search(line) and any_match(rules.timing_now, line))
+                or counted
+                or (not items and any_match(rules.revision, line))
+                or (rules.po_delivery.search(line) and _dated(line, rules))
             )
             if useful:
-                sentence = f"{line} (attached purchase order {name})"
-                found.append(
-                    _Clause(line, sentence, "plain", True, False, False, False, False, po_line=True)
-                )
+                found.append(_po_clause(line, line, name))
     return found
 
 
@@ -321,7 +401,9 @@ def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()
         )
     ]
     evidence: dict[str, str] = {}
-    po_found = _first((rules.po_number,), [c for c in clauses if c.modality != "question"], group=1)
+    po_found = _first(
+        (rules.po_number,), [c for c in clauses if c.modality != "question"], groups=True
+    )
     po_attached = any(rules.po_attachment.search(a.filename) for a in attachments if a.filename)
     po_attached = po_attached or any(c.po_line for c in clauses)
     stage, bounded, reason = _stage(clauses, counts, bool(po_found or po_attached), rules)
@@ -339,7 +421,7 @@ def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()
         timing = None
     material = _first(rules.material, clauses)
     finish = _first(rules.finish, clauses)
-    trigger = _first(rules.trigger, [c for c in clauses if c.balance], group=2)
+    trigger = _first(rules.trigger, [c for c in clauses if c.balance], groups=True)
     for name, found in (
         ("quantity", released and (str(released.value), released.sentence)),
         ("held_quantity", held and (str(held.value), held.sentence)),

@@ -50,6 +50,7 @@ class QuantityRules:
     forecast: Patterns
     not_after: re.Pattern[str]
     pack_after: re.Pattern[str]
+    of_after: re.Pattern[str]
     not_before: re.Pattern[str]
     total_before: re.Pattern[str]
     held_before: re.Pattern[str]
@@ -80,6 +81,8 @@ class Rules:
     po_attachment: re.Pattern[str]
     po_document: re.Pattern[str]
     po_delivery: re.Pattern[str]
+    po_quantity_column: re.Pattern[str]
+    po_revision_column: re.Pattern[str]
     material: Patterns
     finish: Patterns
     trigger: Patterns
@@ -296,6 +299,7 @@ def load_rules(folder: Path) -> Rules:
             forecast=qty.patterns("forecast"),
             not_after=qty.pattern("not_after"),
             pack_after=qty.pattern("pack_after"),
+            of_after=qty.pattern("of_after"),
             not_before=qty.pattern("not_before"),
             total_before=qty.pattern("total_before"),
             held_before=qty.pattern("held_before"),
@@ -307,6 +311,8 @@ def load_rules(folder: Path) -> Rules:
         po_attachment=release.sub("po").pattern("attachment"),
         po_document=release.sub("po").pattern("document"),
         po_delivery=release.sub("po").pattern("delivery"),
+        po_quantity_column=release.sub("po").pattern("quantity_column"),
+        po_revision_column=release.sub("po").pattern("revision_column"),
         material=release.sub("material").patterns("patterns"),
         finish=release.sub("material").patterns("finish"),
         trigger=release.sub("material").patterns("trigger"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _BULLET = re.compile(r"^\s*(?:[-*•·>]+|\(?\d{1,2}[.)]|\(?[a-d][.)])\s+")
-_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9\"'(])")
 _ABBREVIATION = re.compile(
     r"\b(rev|no|approx|e\.g|i\.e|qty|dr|mr|mrs|ms|st|vs|etc|p\.o|nr|ca|incl|pcs|ref)\.$", re.I
 )

@@ -26,7 +26,8 @@ from bot.sentences import split_clauses, split_sentences
             ["Release 250 units", "Rev B4", "Start now"],
         ),
         ("1) 250 units\n2) rev B4", ["250 units", "rev B4"]),
-        ("the 0.2 mm layer is fine. ok", ["the 0.2 mm layer is fine. ok"]),
+        # phone mail starts sentences in lower case: "pls hold ... the date. will confirm"
+        ("the 0.2 mm layer is fine. ok", ["the 0.2 mm layer is fine.", "ok"]),
     ],
     ids=[
         "two-sentences",
