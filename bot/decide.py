@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.extract import extract
+from bot.extract import extract, revisions_in
 from bot.guard import never_answer_reason
 from bot.model import (
     FIELDS,
@@ -57,11 +57,16 @@ def own_sentences(text: str) -> frozenset[str]:
 
 
 def _after(
-    state: ThreadState, message: Message, decision: Decision, sender_is_shop: bool
+    state: ThreadState, message: Message, decision: Decision, sender_is_shop: bool, rules: Rules
 ) -> ThreadState:
     """The thread state once this message is taken into account."""
     if sender_is_shop:
-        return replace(state, bot_sentences=state.bot_sentences | own_sentences(message.text))
+        return replace(
+            state,
+            bot_sentences=state.bot_sentences | own_sentences(message.text),
+            quoted_revisions=state.quoted_revisions
+            | {r.upper() for r in revisions_in(message.text, rules)},
+        )
     fields, stage = decision.fields, decision.stage
     carry = state.carry_revision
     approved = any(s.scope != "hold" and not s.negated for s in decision.statements)
@@ -124,10 +129,22 @@ def decide(
             zones.new_text,
             thread_status=state.status,
         )
-        return decision, _after(state, message, decision, sender_is_shop)
-    extraction = extract(zones.new_text, rules, attachments=message.attachments)
+        return decision, _after(state, message, decision, sender_is_shop, rules)
+    known = state.quoted_revisions
+    extraction = extract(
+        zones.new_text, rules, attachments=message.attachments, known_revisions=known
+    )
+    if extraction.stage == "none" and state.status == "awaiting":
+        answer = extract(
+            zones.new_text,
+            rules,
+            attachments=message.attachments,
+            known_revisions=known,
+            answering=True,
+        )
+        extraction = answer if answer.stage != "none" else extraction
     decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules)
-    return decision, _after(state, message, decision, sender_is_shop)
+    return decision, _after(state, message, decision, sender_is_shop, rules)
 
 
 def _apply_rules(
@@ -147,6 +164,8 @@ def _apply_rules(
     releasing = stage in RELEASES or stage == "unclear"
     reopened = bool(
         state.status == "released"
+        and state.released_revision
+        and stage != "hold"
         and fields.revisions
         and any(r != state.released_revision for r in fields.revisions)
         and not (stage in RELEASES and all(stated.values()))

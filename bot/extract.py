@@ -62,13 +62,23 @@ def _negated(clause: str, cue: re.Match[str], rules: Rules) -> bool:
     return bool(any_match(rules.cues.negation, " ".join(words)))
 
 
-def _clauses(text: str, rules: Rules) -> list[_Clause]:
+def _states_fields(clause: str, rules: Rules) -> bool:
+    """Whether a clause states a count or a start: an answer to our questions. A revision
+    alone is not one ("we are also trying rev C8")."""
+    return bool(_counts(clause, clause, rules, hold=False) or any_match(rules.timing_now, clause))
+
+
+def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Clause]:
+    """Clauses with their cues. `answering`: the text answers the shop's release questions,
+    so a clause that states fields is itself the release statement ("300 of rev B2, now")."""
     cues = rules.cues
     found = []
     for sentence in split_sentences(text):
         for clause in split_clauses(sentence):
             modality = _modality(sentence, clause, rules)
-            approval = any_match(cues.approval, clause)
+            approval = any_match(cues.approval, clause) or (
+                answering and modality == "plain" and _states_fields(clause, rules)
+            )
             hold = any_match(cues.hold, clause) and not any_match(cues.not_hold, clause)
             found.append(
                 _Clause(
@@ -78,7 +88,11 @@ def _clauses(text: str, rules: Rules) -> list[_Clause]:
                     approval=bool(approval),
                     hold=bool(hold),
                     balance=bool(hold and any_match(cues.balance, clause)),
-                    negated=bool(approval and not hold and _negated(clause, approval, rules)),
+                    negated=bool(
+                        isinstance(approval, re.Match)
+                        and not hold
+                        and _negated(clause, approval, rules)
+                    ),
                     technical=bool(any_match(cues.technical, clause)),
                     boundary=bool(any_match(cues.boundary, clause)),
                 )
@@ -218,8 +232,8 @@ def _commercial(
 ) -> bool:
     """Whether an approval clause says more than 'the part is technically right'."""
     cues = rules.cues
-    if po or any(c.kind == "released" and c.sentence == clause.sentence for c in counts):
-        return True
+    if po or any(c.kind == "released" for c in counts):
+        return True  # an approval beside a count released now ("Passt. Bitte 500 Stück")
     text = _positive(clause.sentence, clauses)
     instruction = any_match(rules.timing_now, text)
     return bool(
@@ -254,7 +268,14 @@ def _stage(
     if po and not release and not full_holds:
         release = [c for c in definite if rules.po_number.search(c.text)]
     commercial = [c for c in release if _commercial(c, clauses, counts, po, rules)]
-    if release and not commercial and all(c.technical for c in release):
+    # "It fits the hinge perfectly. Approved from my side.": a bare approval beside technical
+    # findings, with nothing commercial, approves the technical side only.
+    observed = any(c.technical and not c.hold for c in clauses)
+    if (
+        release
+        and not commercial
+        and all(c.technical or (observed and not _scoped(c.text, rules)) for c in release)
+    ):
         return "technical", bounded, "technical approval only"
     if full_holds and not (release and bounded):
         return "hold", False, "the sender asks to hold or stop"
@@ -271,6 +292,16 @@ def _stage(
     if any(c.approval and c.modality in ("hedged", "hearsay") for c in clauses):
         return "unclear", False, "approval that is hedged or reported second-hand"
     return "none", False, "no approval or release statement"
+
+
+def _scoped(text: str, rules: Rules) -> bool:
+    """Whether a clause names a scope (samples, a lot, production)."""
+    cues = rules.cues
+    return bool(
+        any_match(cues.sample, text)
+        or any_match(cues.partial, text)
+        or any_match(cues.production, text)
+    )
 
 
 def _other_revision(clause: _Clause, released: set[tuple[str, str]], rules: Rules) -> bool:
@@ -371,7 +402,9 @@ def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clau
         lines = [" ".join(raw.split()) for raw in attachment.text.splitlines() if raw.strip()]
         items, used = _po_table(lines, rules)
         for quantity, revision, row in items:
+            named = any_match(rules.revision, row)  # a file name in the description
             text = f"qty {quantity}" + (f" rev {revision}" if revision else "")
+            text += f" {named.group(0)}" if named and not revision else ""
             found.append(_po_clause(text, row, name))
         for index, line in enumerate(lines):
             if index in used:
@@ -390,9 +423,38 @@ def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clau
     return found
 
 
-def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()) -> Extraction:
-    """Statements, fields and stage of one message's new text and its attached purchase order."""
-    clauses = _clauses(text, rules) + _po_clauses(attachments, rules)
+def revisions_in(text: str, rules: Rules) -> tuple[str, ...]:
+    """Every revision or file named in a text (the shop's quote, say)."""
+    return tuple(v for v, _ in _revisions(_clauses(text, rules), rules))
+
+
+def _known_revisions(
+    clauses: list[_Clause], known: frozenset[str], rules: Rules
+) -> list[tuple[str, str]]:
+    """Bare codes ("B2 fit check passed") that are revisions the shop quoted in the thread."""
+    found: list[tuple[str, str]] = []
+    for clause in clauses:
+        if clause.modality == "question":
+            continue
+        for match in rules.revision_bare.finditer(clause.text):
+            code = match.group(0).upper()
+            if code in known and code not in (v for v, _ in found):
+                found.append((code, clause.sentence))
+    return found
+
+
+def extract(
+    text: str,
+    rules: Rules,
+    *,
+    attachments: tuple[Attachment, ...] = (),
+    known_revisions: frozenset[str] = frozenset(),
+    answering: bool = False,
+) -> Extraction:
+    """Statements, fields and stage of one message's new text and its attached purchase order.
+    `known_revisions`: revisions the shop named earlier in the thread; `answering`: the text
+    answers the shop's release questions."""
+    clauses = _clauses(text, rules, answering=answering) + _po_clauses(attachments, rules)
     counts = [
         count
         for clause in clauses
@@ -413,6 +475,8 @@ def extract(text: str, rules: Rules, *, attachments: tuple[Attachment, ...] = ()
     held = next((c for c in counts if c.kind == "held"), None)
     forecast = next((c for c in counts if c.kind in ("total", "forecast")), None)
     revisions = _revisions(clauses, rules)
+    if not revisions and known_revisions:
+        revisions = _known_revisions(clauses, known_revisions, rules)
     timing = _timing(clauses, rules) if releasing else None
     conditional = next(
         (c for c in clauses if c.approval and c.modality == "conditional" and not c.balance), None

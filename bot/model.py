@@ -149,6 +149,7 @@ class ThreadState:
     hold_by: str | None = None
     release_by: str | None = None
     bot_sentences: frozenset[str] = frozenset()
+    quoted_revisions: frozenset[str] = frozenset()  # revisions the shop named in the thread
     last_clarify_at: datetime | None = None
     last_clarify_to: str | None = None
 

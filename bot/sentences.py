@@ -12,7 +12,7 @@ _ABBREVIATION = re.compile(
 _CLAUSE = re.compile(
     r"\s*;\s*|,?\s+(?:but|aber|mais)\s+|\s+-\s+|,\s*(?:and\s+|then\s+|so\s+)?"
     r"(?=(?:please\s+)?(?:hold|do not|don'?t|keep|wait|pause|stop|go ahead|proceed|start|ship|"
-    r"deliver|we|i|the rest|the remaining|"
+    r"deliver|we|i|the rest|the remaining|bitte|"
     r"the balance|purchasing|this does|that does)\b)|\s+and\s+(?=(?:please\s+)?(?:hold|do not|"
     r"don'?t|keep|wait|pause|stop|we|we'll|i|i'll|they|purchasing)\b)",
     re.I,

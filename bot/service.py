@@ -12,7 +12,7 @@ from typing import Protocol
 
 from bot.adapters.store import ReplyRecord, Store
 from bot.config import Config
-from bot.decide import Context, decide, reply_suppressed
+from bot.decide import Context, decide, own_sentences, reply_suppressed
 from bot.errors import MessageError, QuotebotError
 from bot.model import Decision, Message, ThreadState
 from bot.parse import parse_message
@@ -155,7 +155,9 @@ class Bot:
                 new_state = replace(
                     new_state, last_clarify_at=now, last_clarify_to=message.from_addr
                 )
-                new_state = replace(new_state, bot_sentences=new_state.bot_sentences)
+                body = reply.get_body(preferencelist=("plain",))
+                said = own_sentences(body.get_content()) if body is not None else frozenset()
+                new_state = replace(new_state, bot_sentences=new_state.bot_sentences | said)
         self.store.record(
             decision=decision,
             state=new_state,

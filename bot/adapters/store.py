@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
@@ -48,7 +48,19 @@ class ThreadRecord(SQLModel, table=True):
     last_clarify_at: datetime | None = None
     last_clarify_to: str | None = None
     bot_sentences: str = "[]"
+    quoted_revisions: str = "[]"
     updated_at: datetime
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add columns that a database made by an earlier version lacks (nullable or defaulted
+    text only; real schema changes come with migrations)."""
+    present = {c["name"] for c in inspect(engine).get_columns("threadrecord")}
+    with engine.begin() as conn:
+        if "quoted_revisions" not in present:
+            conn.execute(
+                text("ALTER TABLE threadrecord ADD COLUMN quoted_revisions VARCHAR DEFAULT '[]'")
+            )
 
 
 class ThreadLink(SQLModel, table=True):
@@ -96,6 +108,7 @@ class Store:
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             SQLModel.metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(
                 f"{url}: cannot open the database: {exc}; check database.url"
@@ -132,6 +145,7 @@ class Store:
                 hold_by=row.hold_by,
                 release_by=row.release_by,
                 bot_sentences=frozenset(json.loads(row.bot_sentences)),
+                quoted_revisions=frozenset(json.loads(row.quoted_revisions)),
                 last_clarify_at=_aware(row.last_clarify_at),
                 last_clarify_to=row.last_clarify_to,
             )
@@ -191,6 +205,7 @@ class Store:
             row.last_clarify_at = state.last_clarify_at
             row.last_clarify_to = state.last_clarify_to
             row.bot_sentences = json.dumps(sorted(state.bot_sentences))
+            row.quoted_revisions = json.dumps(sorted(state.quoted_revisions))
             row.updated_at = now
             session.add(row)
             for message_id in links:
