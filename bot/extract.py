@@ -150,9 +150,9 @@ def _first(
     """The first match (or its first captured group) in the clauses, with its sentence."""
     for clause in clauses:
         found = any_match(patterns, clause.text)
-        value = next((g for g in found.groups() if g), None) if found and groups else found
-        if isinstance(value, re.Match):
-            value = value.group(0)
+        if found is None:
+            continue
+        value = next((g for g in found.groups() if g), None) if groups else found.group(0)
         if value:
             return " ".join(value.split()), clause.sentence
     return None

@@ -537,3 +537,46 @@ def test_rate_limit_never_touches_record(rules: Rules) -> None:
     decision = one(rules, message, state)
     assert decision.action == "record"
     assert reply_suppressed(decision, message, state, interval=DAY, now=NOW) is None
+
+
+def test_answer_to_the_bots_questions_is_the_release(rules: Rules) -> None:
+    """A reply that only answers the questions ("3 prototypes of knob_v3.stl, ship by Friday")
+    continues the release the bot asked about; outside such a thread it states nothing."""
+    answer = "3 prototypes of knob_v3.stl, ship by Friday 2/20."
+    decisions, _ = thread(rules, mail("Let's do the prototypes.", SAM), mail(answer, SAM))
+    assert decisions[0].action == "clarify"
+    assert (decisions[1].action, decisions[1].stage, decisions[1].fields.quantity) == (
+        "record",
+        "sample",
+        3,
+    )
+    alone = one(rules, mail(answer, SAM))
+    assert (alone.action, alone.stage) == ("ignore", "none")
+
+
+def test_a_revision_alone_does_not_answer(rules: Rules) -> None:
+    """Naming a revision is no release, even while the bot waits for answers."""
+    decisions, _ = thread(rules, mail("Approved.", DANA), mail("We are also trying rev C8.", DANA))
+    assert decisions[1].stage == "none"
+
+
+def test_bare_code_of_a_quoted_revision_is_the_revision(rules: Rules) -> None:
+    """After the shop quoted rev B2, "300 of B2" names the revision; a code the shop never
+    quoted is not read as one."""
+    quote = mail("Here is quote Q-1042: clamp rev B2, PA12, 300 pcs.", SHOP)
+    decisions, state = thread(rules, quote, mail("Confirmed. 300 of B2, start now.", LEE))
+    assert state.quoted_revisions == frozenset({"B2"})
+    assert (decisions[1].action, decisions[1].fields.revision) == ("record", "B2")
+    other = one(rules, mail("Confirmed. 300 of B2, start now.", LEE))
+    assert other.missing == ("revision",)
+
+
+def test_hold_naming_the_released_revision_is_a_hold_not_a_reopen(rules: Rules) -> None:
+    """A hold after a release freezes the thread; it does not ask the release questions."""
+    decisions, state = thread(
+        rules,
+        mail("Release 250 units of rev C7, start now.", LEE),
+        mail("Hold on - please don't start, the pin spacing is off on rev C7.", DANA),
+    )
+    assert (decisions[1].action, decisions[1].stage, decisions[1].missing) == ("record", "hold", ())
+    assert state.status == "conflict"

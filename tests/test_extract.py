@@ -158,6 +158,8 @@ def test_released_quantity(rules: Rules, text: str, quantity: int) -> None:
 
 
 NOT_QUANTITY = [
+    case("rate-per-week", "Please go ahead with production of rev B4; we use 1200 units/week."),
+    case("rate-a-day", "Please go ahead with production of rev B4, about 50 parts a day."),
     case("pack-per-bag", "Please go ahead with production of rev B4. They come 25 per bag."),
     case(
         "pack-pcs-per-bag",

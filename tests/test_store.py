@@ -1,0 +1,23 @@
+"""The SQLite store: a database made by an earlier version opens and keeps its threads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from bot.adapters.store import Store
+
+
+def test_database_without_new_thread_column_is_upgraded(tmp_path: Path) -> None:
+    """quoted_revisions came after the first schema: opening an older file adds it, and the
+    thread rows already there keep their state."""
+    path = tmp_path / "old.db"
+    Store(f"sqlite:///{path}")  # the current schema, then drop the new column as an old file
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE threadrecord DROP COLUMN quoted_revisions")
+        db.execute(
+            "INSERT INTO threadrecord (key, subject, status, bot_sentences, updated_at) "
+            "VALUES ('q-1042', 'Quote Q-1042', 'released', '[]', '2026-11-01 08:00:00')"
+        )
+    state = Store(f"sqlite:///{path}").thread("q-1042")
+    assert (state.status, state.quoted_revisions) == ("released", frozenset())
