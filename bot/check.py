@@ -83,6 +83,10 @@ def as_json(item: Checked) -> dict[str, Any]:
             "material": None,
             "timing": None,
             "po_number": None,
+            "finish": None,
+            "trigger": None,
+            "forecast_quantity": None,
+            "statements": [],
             "new_text": "",
             "reason": "The message could not be read.",
             "evidence": {},
@@ -101,6 +105,19 @@ def as_json(item: Checked) -> dict[str, Any]:
         "material": fields.material,
         "timing": fields.timing,
         "po_number": fields.po_number,
+        "finish": fields.finish,
+        "trigger": fields.trigger,
+        "forecast_quantity": fields.forecast_quantity,
+        "statements": [
+            {
+                "sentence": s.sentence,
+                "scope": s.scope,
+                "negated": s.negated,
+                "modality": s.modality,
+                "bounded": s.bounded,
+            }
+            for s in decision.statements
+        ],
         "authority": decision.authority,
         "thread_status": decision.thread_status,
         "from": message.from_addr,

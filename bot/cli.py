@@ -148,6 +148,13 @@ def _explain(item: Checked, rules: Rules) -> None:
     click.echo(f"  decision: {d.action.upper()}  stage: {d.stage}  ({d.reason})")
     if d.authority:
         click.echo(f"  authority: {d.authority}")
+    for s in d.statements:
+        how = ", ".join(
+            part
+            for part in (s.modality, "negated" if s.negated else "", "bounded" if s.bounded else "")
+            if part
+        )
+        click.echo(f'  statement ({s.scope}; {how}): "{s.sentence}"')
     for name, sentence in d.fields.evidence:
         click.echo(f'  {name}: "{sentence}"')
     if d.missing:
