@@ -47,8 +47,9 @@ def _modality(sentence: str, clause: str, rules: Rules) -> Modality:
     tentative = any_match(cues.conditional_tentative, sentence)
     if any_match(cues.future, clause):
         return "future"
-    if tentative and any_match(cues.hedged, sentence):
-        return "future"
+    hedged = any_match(cues.hedged, sentence)
+    if hedged and (tentative or any_match(cues.conditional, sentence)):
+        return "future"  # "probably 300 once budget is approved": an intention, not a release
     if tentative or any_match(cues.conditional, clause):
         return "conditional"
     if any_match(cues.hedged, clause):
@@ -114,14 +115,14 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
             candidates.append((m.start(), m.end(), value, False))
     for start, end, value, hyphen_unit in sorted(candidates):
         before, after = text[max(0, start - 40) : start], text[end : end + 40]
+        named = q.of_after.match(after)  # "300 x rev B3", "500 of knob_v3.stl"
         if not hyphen_unit:
-            if q.not_before.search(before) or q.not_after.match(after):
+            if q.not_before.search(before) or (q.not_after.match(after) and not named):
                 continue
             unit = re.match(_ADJECTIVES + q.units.pattern + r"\b", after, re.I)
             plural = re.match(r"\s*(?:[a-z][\w-]*\s+)?(" + q.plural_unit.pattern + ")", after, re.I)
             if plural and q.not_units.match(plural.group(1)):
                 plural = None
-            named = q.of_after.match(after)
             if not (
                 unit or plural or named or any_match(q.lead, before) or q.held_before.search(before)
             ):
@@ -266,7 +267,12 @@ def _stage(
     refusals = [c for c in definite if c.approval and c.negated]
     bounded = bool(any(any_match(rules.cues.boundary, c.sentence) for c in clauses))
     if po and not release and not full_holds:
-        release = [c for c in definite if rules.po_number.search(c.text)]
+        release = [
+            c
+            for c in definite
+            if (rules.po_number.search(c.text) or c.po_line)
+            and not any_match(rules.cues.not_release, c.text)
+        ]
     commercial = [c for c in release if _commercial(c, clauses, counts, po, rules)]
     # "It fits the hinge perfectly. Approved from my side.": a bare approval beside technical
     # findings, with nothing commercial, approves the technical side only.
@@ -458,6 +464,7 @@ def extract(
     counts = [
         count
         for clause in clauses
+        if not (clause.technical and not clause.approval)  # "checked all three samples"
         for count in _counts(
             clause.text, clause.sentence, rules, hold=clause.hold or clause.negated
         )

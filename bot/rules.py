@@ -35,6 +35,7 @@ class Cues:
     conditional: Patterns
     future: Patterns
     hearsay: Patterns
+    not_release: Patterns
     request_question: Patterns
 
 
