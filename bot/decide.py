@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -50,6 +51,18 @@ def _missing(present: Mapping[Field, bool]) -> tuple[Field, ...]:
     return tuple(name for name in FIELDS if not present[name])
 
 
+def same_revision(a: str, b: str) -> bool:
+    """Whether two revision names mean one revision ("4" and "fixture_plate_rev4.step")."""
+    if a.upper() == b.upper():
+        return True
+    for name, code in ((a, b), (b, a)):
+        if "." in name and "." not in code:
+            tag = re.escape(code)
+            if re.search(rf"(?:rev|v|[_-])\s*{tag}(?=[._-]|$)", name.rsplit(".", 1)[0] + ".", re.I):
+                return True
+    return False
+
+
 def own_sentences(text: str) -> frozenset[str]:
     """Sentences and lines of a message the bot or the shop sent, for quote recognition."""
     items = [*split_sentences(text), *text.splitlines()]
@@ -72,7 +85,7 @@ def _after(
     approved = any(s.scope != "hold" and not s.negated for s in decision.statements)
     if approved and len(set(fields.revisions)) == 1:
         carry = fields.revisions[0]
-    elif any(r != carry for r in fields.revisions):
+    elif carry and any(not same_revision(r, carry) for r in fields.revisions):
         carry = None
     new = replace(state, carry_revision=carry, status=decision.thread_status)
     if decision.thread_status == "released":
@@ -167,7 +180,7 @@ def _apply_rules(
         and state.released_revision
         and stage != "hold"
         and fields.revisions
-        and any(r != state.released_revision for r in fields.revisions)
+        and any(not same_revision(r, state.released_revision) for r in fields.revisions)
         and not (stage in RELEASES and all(stated.values()))
     )
     present = dict(stated)

@@ -106,14 +106,14 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
     q = rules.quantity
     counts = []
     candidates = [
-        (m.start(), m.end(), int(m.group(1).replace(",", "")), bool(m.group(2)))
+        (m.start(), m.end(), int(m.group(1).replace(",", "")), bool(m.group(2)), False)
         for m in _NUMBER.finditer(text)
     ]
     for m in _WORD_NUMBER.finditer(text):
         value = q.words.get(m.group(1).lower())
         if value is not None:
-            candidates.append((m.start(), m.end(), value, False))
-    for start, end, value, hyphen_unit in sorted(candidates):
+            candidates.append((m.start(), m.end(), value, False, True))
+    for start, end, value, hyphen_unit, word in sorted(candidates):
         before, after = text[max(0, start - 40) : start], text[end : end + 40]
         named = q.of_after.match(after)  # "300 x rev B3", "500 of knob_v3.stl"
         if not hyphen_unit:
@@ -123,10 +123,9 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
             plural = re.match(r"\s*(?:[a-z][\w-]*\s+)?(" + q.plural_unit.pattern + ")", after, re.I)
             if plural and q.not_units.match(plural.group(1)):
                 plural = None
-            if not (
-                unit or plural or named or any_match(q.lead, before) or q.held_before.search(before)
-            ):
-                continue
+            led = any_match(q.lead, before) or q.held_before.search(before)
+            if not (unit or plural or named or (led and not word)):
+                continue  # a word ("all five pass") counts only with its unit
             counted = unit or plural
             if counted and not named and q.pack_after.match(after[counted.end() :]):
                 continue  # "25 pcs per bag": a pack count
@@ -255,7 +254,11 @@ def _stage(
     release = [
         c
         for c in definite
-        if c.approval and not c.negated and not c.hold and not (c.boundary and not c.technical)
+        if c.approval
+        and not c.negated
+        and not c.hold
+        and not (c.boundary and not c.technical)
+        and not any_match(rules.cues.not_release, c.sentence)  # "tracking shows ... look right"
     ]
     released_revisions = {r for c in release for r in _revisions([c], rules)}
     full_holds = [
@@ -464,7 +467,7 @@ def extract(
     counts = [
         count
         for clause in clauses
-        if not (clause.technical and not clause.approval)  # "checked all three samples"
+        if not (clause.technical and not (clause.approval or clause.hold))  # "checked all three"
         for count in _counts(
             clause.text, clause.sentence, rules, hold=clause.hold or clause.negated
         )

@@ -10,7 +10,7 @@ _ABBREVIATION = re.compile(
     r"\b(rev|no|approx|e\.g|i\.e|qty|dr|mr|mrs|ms|st|vs|etc|p\.o|nr|ca|incl|pcs|ref)\.$", re.I
 )
 _CLAUSE = re.compile(
-    r"\s*;\s*|,?\s+(?:but|aber|mais)\s+|\s+[-\u2013\u2014]\s+|,\s*(?:and\s+|then\s+|so\s+)?"
+    r"\s*;\s*|,?\s+(?:but|aber|mais)\s+|\s+[-\u2013\u2014]\s+|[,:]\s*(?:and\s+|then\s+|so\s+)?"
     r"(?=(?:please\s+)?(?:hold|do not|don'?t|keep|wait|pause|stop|go ahead|proceed|start|ship|"
     r"deliver|we|i|the rest|the remaining|bitte|"
     r"the balance|purchasing|this does|that does)\b)|\s+and\s+(?=(?:please\s+)?(?:hold|do not|"
