@@ -258,7 +258,7 @@ def _stage(
         and not c.negated
         and not c.hold
         and not (c.boundary and not c.technical)
-        and not any_match(rules.cues.not_release, c.sentence)  # "tracking shows ... look right"
+        and not _past_business(c, rules)
     ]
     released_revisions = {r for c in release for r in _revisions([c], rules)}
     full_holds = [
@@ -301,6 +301,18 @@ def _stage(
     if any(c.approval and c.modality in ("hedged", "hearsay") for c in clauses):
         return "unclear", False, "approval that is hedged or reported second-hand"
     return "none", False, "no approval or release statement"
+
+
+def _past_business(clause: _Clause, rules: Rules) -> bool:
+    """An approval about money or goods already moved ("tracking shows 12 cartons delivered
+    - counts look right"); an instruction beside it still counts ("approved for payment -
+    please run the 60 pilot units this week")."""
+    if any_match(rules.cues.not_release, clause.text):
+        return True
+    return bool(
+        any_match(rules.cues.not_release, clause.sentence)
+        and not any_match(rules.timing_now, clause.text)
+    )
 
 
 def _scoped(text: str, rules: Rules) -> bool:
