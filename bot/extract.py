@@ -10,7 +10,8 @@ from bot.rules import Patterns, Rules, any_match
 from bot.sentences import split_clauses, split_sentences
 
 _NUMBER = re.compile(
-    r"(?<![\w.$€£#/+-])(\d{1,3}(?:,\d{3})+|\d{1,6})(-(?:unit|piece|part|pc)s?\b)?(?![\w,]\d|\w)"
+    r"(?<![\w.$€£#/+-])(\d{1,3}(?:,\d{3})+|\d{1,6})"
+    r"(-(?:unit|piece|part|pc)s?\b|(?:pcs|pc|stk|units?)\b)?(?![\w,]\d|\w)"
 )
 _WORD_NUMBER = re.compile(r"\b([a-z]+)\b", re.I)
 _ADJECTIVES = r"\s*(?:-\s*)?(?:[a-z][\w-]*\s+){0,3}?"
@@ -60,13 +61,30 @@ def _modality(sentence: str, clause: str, rules: Rules) -> Modality:
 def _negated(clause: str, cue: re.Match[str], rules: Rules) -> bool:
     before = clause[: cue.start()]
     words = before.split()[-4:]
-    return bool(any_match(rules.cues.negation, " ".join(words)))
+    after = re.match(r"\s*(\w+(?:\s+\w+)?)", clause[cue.end() :])  # "passt nicht"
+    near = " ".join(words) + (f" {after.group(1)}" if after else "")
+    return bool(any_match(rules.cues.negation, near))
+
+
+def _released(clause: str, rules: Rules, *, answering: bool = False) -> bool:
+    counts = _counts(clause, clause, rules, hold=False, answering=answering)
+    return any(c.kind == "released" for c in counts)
 
 
 def _states_fields(clause: str, rules: Rules) -> bool:
     """Whether a clause states a count or a start: an answer to our questions. A revision
     alone is not one ("we are also trying rev C8")."""
-    return bool(_counts(clause, clause, rules, hold=False) or any_match(rules.timing_now, clause))
+    return _released(clause, rules, answering=True) or bool(any_match(rules.timing_now, clause))
+
+
+def _order(clause: str, rules: Rules) -> bool:
+    """A clause that orders by itself: a count, a start and the revision or PO ("60 more of
+    coaster_v2.3mf asap")."""
+    return bool(
+        _released(clause, rules)
+        and any_match(rules.timing_now, clause)
+        and (any_match(rules.revision, clause) or rules.po_number.search(clause))
+    )
 
 
 def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Clause]:
@@ -75,10 +93,15 @@ def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Claus
     cues = rules.cues
     found = []
     for sentence in split_sentences(text):
+        ordered = _order(sentence, rules)
         for clause in split_clauses(sentence):
             modality = _modality(sentence, clause, rules)
             approval = any_match(cues.approval, clause) or (
-                answering and modality == "plain" and _states_fields(clause, rules)
+                modality == "plain"
+                and (
+                    (ordered and _released(clause, rules))
+                    or (answering and _states_fields(clause, rules))
+                )
             )
             hold = any_match(cues.hold, clause) and not any_match(cues.not_hold, clause)
             found.append(
@@ -101,8 +124,12 @@ def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Claus
     return found
 
 
-def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Count]:
-    """Every count in a clause that is a quantity: released, held, total or forecast."""
+def _counts(
+    text: str, sentence: str, rules: Rules, *, hold: bool, answering: bool = False
+) -> list[_Count]:
+    """Every count in a clause that is a quantity: released, held, total, forecast, or
+    observed (parts already received or checked). `answering`: a bare number answers "how
+    many" ("200 / rev C / asap")."""
     q = rules.quantity
     counts = []
     candidates = [
@@ -124,11 +151,13 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
             if plural and q.not_units.match(plural.group(1)):
                 plural = None
             led = any_match(q.lead, before) or q.held_before.search(before)
-            if not (unit or plural or named or (led and not word)):
+            if not (unit or plural or named or ((led or answering) and not word)):
                 continue  # a word ("all five pass") counts only with its unit
             counted = unit or plural
             if counted and not named and q.pack_after.match(after[counted.end() :]):
                 continue  # "25 pcs per bag": a pack count
+        elif q.pack_after.match(after):
+            continue  # "50pcs per bag"
         if value == 0 or value > 1_000_000:
             continue
         clause_before = text[:start]
@@ -138,6 +167,8 @@ def _counts(text: str, sentence: str, rules: Rules, *, hold: bool) -> list[_Coun
             kind = "total"
         elif any_match(q.forecast, f"{before} {value} {after}"):
             kind = "forecast"
+        elif any_match(q.observed, text):
+            kind = "observed"
         else:
             kind = "released"
         counts.append(_Count(value, kind, sentence))
@@ -199,7 +230,7 @@ def _scope(
     checkpoints = [c for c in release if any_match(cues.sample_checkpoint, c.text)]
     in_release = {
         c.sentence for c in release if c not in checkpoints or len(checkpoints) == len(release)
-    }
+    } | {c.sentence for c in counts if c.kind == "released"}
     sentences = " ".join(
         _unconditional(c.text, rules)
         for c in others
@@ -248,7 +279,19 @@ def _stage(
     clauses: list[_Clause], counts: list[_Count], po: bool, rules: Rules
 ) -> tuple[Stage, bool, str]:
     """The stage, whether a technical approval is bounded, and a short reason."""
-    definite = [c for c in clauses if c.modality in ("plain", "conditional")]
+    definite = [
+        c
+        for c in clauses
+        if c.modality in ("plain", "conditional")
+        # reported approval with an instruction or a count: the release is stated, only its
+        # authority is second-hand ("Helen said it's fine to start the 500 of rev E this week")
+        or (
+            c.modality == "hearsay"
+            and (
+                any_match(rules.timing_now, c.text) or any(n.sentence == c.sentence for n in counts)
+            )
+        )
+    ]
     # A boundary clause releases nothing, unless it is itself a technical approval
     # ("approved from an engineering standpoint only").
     release = [
@@ -261,20 +304,21 @@ def _stage(
         and not _past_business(c, rules)
     ]
     released_revisions = {r for c in release for r in _revisions([c], rules)}
+    gate = _gate(clauses, rules) if release else None
     full_holds = [
         c
         for c in definite
-        if c.hold and not c.balance and not _other_revision(c, released_revisions, rules)
+        if c.hold
+        and not c.balance
+        and c is not gate
+        and not _other_revision(c, released_revisions, rules)
     ]
     balance_holds = [c for c in definite if c.hold and c.balance]
     refusals = [c for c in definite if c.approval and c.negated]
     bounded = bool(any(any_match(rules.cues.boundary, c.sentence) for c in clauses))
     if po and not release and not full_holds:
         release = [
-            c
-            for c in definite
-            if (rules.po_number.search(c.text) or c.po_line)
-            and not any_match(rules.cues.not_release, c.text)
+            c for c in definite if c.po_line and not any_match(rules.cues.not_release, c.text)
         ]
     commercial = [c for c in release if _commercial(c, clauses, counts, po, rules)]
     # "It fits the hinge perfectly. Approved from my side.": a bare approval beside technical
@@ -301,6 +345,18 @@ def _stage(
     if any(c.approval and c.modality in ("hedged", "hearsay") for c in clauses):
         return "unclear", False, "approval that is hedged or reported second-hand"
     return "none", False, "no approval or release statement"
+
+
+def _gate(clauses: list[_Clause], rules: Rules) -> _Clause | None:
+    """A stop that waits on an event ("production must not commence until ... signed off")."""
+    return next(
+        (
+            c
+            for c in clauses
+            if c.hold and not c.balance and any_match(rules.cues.conditional, c.text)
+        ),
+        None,
+    )
 
 
 def _past_business(clause: _Clause, rules: Rules) -> bool:
@@ -481,7 +537,11 @@ def extract(
         for clause in clauses
         if not (clause.technical and not (clause.approval or clause.hold))  # "checked all three"
         for count in _counts(
-            clause.text, clause.sentence, rules, hold=clause.hold or clause.negated
+            clause.text,
+            clause.sentence,
+            rules,
+            hold=clause.hold or clause.negated,
+            answering=answering and clause.modality == "plain",
         )
     ]
     evidence: dict[str, str] = {}
@@ -493,7 +553,14 @@ def extract(
     stage, bounded, reason = _stage(clauses, counts, bool(po_found or po_attached), rules)
 
     releasing = stage in ("sample", "partial", "production", "unclear")
-    released = next((c for c in counts if c.kind == "released"), None) if releasing else None
+    # The count of an approval sentence wins over a count elsewhere ("thanks for the three
+    # samples ... we release 600 units").
+    approving = {c.sentence for c in clauses if c.approval and not c.hold}
+    released = next(
+        (c for c in counts if c.kind == "released" and c.sentence in approving),
+        next((c for c in counts if c.kind == "released"), None),
+    )
+    released = released if releasing else None
     held = next((c for c in counts if c.kind == "held"), None)
     forecast = next((c for c in counts if c.kind in ("total", "forecast")), None)
     revisions = _revisions(clauses, rules)
@@ -503,6 +570,9 @@ def extract(
     conditional = next(
         (c for c in clauses if c.approval and c.modality == "conditional" and not c.balance), None
     )
+    gate = _gate(clauses, rules)
+    if gate and stage in ("sample", "partial", "production"):
+        conditional, timing = gate, None  # "must not commence until QA signs off the FAI"
     if conditional and timing and timing[1] == conditional.sentence:
         timing = None
     material = _first(rules.material, clauses)

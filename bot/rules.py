@@ -48,6 +48,7 @@ class QuantityRules:
     not_units: re.Pattern[str]
     lead: Patterns
     held: Patterns
+    observed: Patterns
     forecast: Patterns
     not_after: re.Pattern[str]
     pack_after: re.Pattern[str]
@@ -297,6 +298,7 @@ def load_rules(folder: Path) -> Rules:
             not_units=qty.pattern("not_units"),
             lead=qty.patterns("lead"),
             held=qty.patterns("held"),
+            observed=qty.patterns("observed"),
             forecast=qty.patterns("forecast"),
             not_after=qty.pattern("not_after"),
             pack_after=qty.pattern("pack_after"),

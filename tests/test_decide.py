@@ -540,18 +540,29 @@ def test_rate_limit_never_touches_record(rules: Rules) -> None:
 
 
 def test_answer_to_the_bots_questions_is_the_release(rules: Rules) -> None:
-    """A reply that only answers the questions ("3 prototypes of knob_v3.stl, ship by Friday")
+    """A reply that only answers the questions ("3 prototypes, ship by Friday 2/20")
     continues the release the bot asked about; outside such a thread it states nothing."""
-    answer = "3 prototypes of knob_v3.stl, ship by Friday 2/20."
+    answer = "3 prototypes, ship by Friday 2/20."
     decisions, _ = thread(rules, mail("Let's do the prototypes.", SAM), mail(answer, SAM))
     assert decisions[0].action == "clarify"
-    assert (decisions[1].action, decisions[1].stage, decisions[1].fields.quantity) == (
-        "record",
+    assert (decisions[1].stage, decisions[1].fields.quantity, decisions[1].missing) == (
         "sample",
         3,
+        ("revision",),
     )
     alone = one(rules, mail(answer, SAM))
     assert (alone.action, alone.stage) == ("ignore", "none")
+
+
+def test_count_start_and_file_in_one_sentence_is_an_order(rules: Rules) -> None:
+    """ "60 more of coaster_v2.3mf asap" orders without approval words."""
+    d = one(rules, mail("60 more of coaster_v2.3mf asap, same wood PLA as before.", SAM))
+    assert (d.action, d.stage, d.fields.quantity, d.fields.revision) == (
+        "record",
+        "production",
+        60,
+        "coaster_v2.3mf",
+    )
 
 
 def test_a_revision_alone_does_not_answer(rules: Rules) -> None:
