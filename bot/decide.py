@@ -147,7 +147,7 @@ def decide(
     extraction = extract(
         zones.new_text, rules, attachments=message.attachments, known_revisions=known
     )
-    if extraction.stage == "none" and state.status == "awaiting":
+    if state.status == "awaiting":  # the bot asked: read the reply as answers
         answer = extract(
             zones.new_text,
             rules,

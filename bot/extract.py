@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.model import Attachment, Extraction, Fields, Modality, Stage, Statement
 from bot.rules import Patterns, Rules, any_match
@@ -34,8 +34,9 @@ class _Clause:
 @dataclass(frozen=True)
 class _Count:
     value: int
-    kind: str  # released | held | total | forecast
+    kind: str  # released | held | total | forecast | observed
     sentence: str
+    clause: str = ""
 
 
 def _modality(sentence: str, clause: str, rules: Rules) -> Modality:
@@ -171,7 +172,7 @@ def _counts(
             kind = "observed"
         else:
             kind = "released"
-        counts.append(_Count(value, kind, sentence))
+        counts.append(_Count(value, kind, sentence, text))
     return counts
 
 
@@ -544,6 +545,12 @@ def extract(
             answering=answering and clause.modality == "plain",
         )
     ]
+    # "we will place the production order of about 2000pcs": not released now
+    tentative = {c.text for c in clauses if c.modality in ("future", "hedged", "question")}
+    counts = [
+        replace(n, kind="forecast") if n.kind == "released" and n.clause in tentative else n
+        for n in counts
+    ]
     evidence: dict[str, str] = {}
     po_found = _first(
         (rules.po_number,), [c for c in clauses if c.modality != "question"], groups=True
@@ -555,10 +562,15 @@ def extract(
     releasing = stage in ("sample", "partial", "production", "unclear")
     # The count of an approval sentence wins over a count elsewhere ("thanks for the three
     # samples ... we release 600 units").
-    approving = {c.sentence for c in clauses if c.approval and not c.hold}
+    approving = [c for c in clauses if c.approval and not c.hold]
+    in_clause = {c.text for c in approving}
+    in_sentence = {c.sentence for c in approving}
     released = next(
-        (c for c in counts if c.kind == "released" and c.sentence in approving),
-        next((c for c in counts if c.kind == "released"), None),
+        (c for c in counts if c.kind == "released" and c.clause in in_clause),
+        next(
+            (c for c in counts if c.kind == "released" and c.sentence in in_sentence),
+            next((c for c in counts if c.kind == "released"), None),
+        ),
     )
     released = released if releasing else None
     held = next((c for c in counts if c.kind == "held"), None)
