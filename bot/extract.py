@@ -144,6 +144,7 @@ def _counts(
     for start, end, value, hyphen_unit, word in sorted(candidates):
         before, after = text[max(0, start - 40) : start], text[end : end + 40]
         named = q.of_after.match(after)  # "300 x rev B3", "500 of knob_v3.stl"
+        led = any_match(q.lead, before) or q.held_before.search(before)
         if not hyphen_unit:
             if q.not_before.search(before) or (q.not_after.match(after) and not named):
                 continue
@@ -151,7 +152,6 @@ def _counts(
             plural = re.match(r"\s*(?:[a-z][\w-]*\s+)?(" + q.plural_unit.pattern + ")", after, re.I)
             if plural and q.not_units.match(plural.group(1)):
                 plural = None
-            led = any_match(q.lead, before) or q.held_before.search(before)
             if not (unit or plural or named or ((led or answering) and not word)):
                 continue  # a word ("all five pass") counts only with its unit
             counted = unit or plural
@@ -168,8 +168,8 @@ def _counts(
             kind = "total"
         elif any_match(q.forecast, f"{before} {value} {after}"):
             kind = "forecast"
-        elif any_match(q.observed, text):
-            kind = "observed"
+        elif not led and any_match(q.observed, f"{before} {value} {after}"):
+            kind = "observed"  # "I checked the 4 samples", "5 samples received"
         else:
             kind = "released"
         counts.append(_Count(value, kind, sentence, text))
