@@ -1,9 +1,9 @@
 """The labelled sets: decisions on realistic buyer mail, scored against hand-written labels.
 
-`tests/data/labelled`, `labelled2` and `labelled3` are the tuning part: the rules were tuned on
-them. `tests/data/heldout` and `heldout2` were written apart from the rules and are never tuned on; failures
-name only tuning cases, and give held-out misses as a count, to keep it that way. The
-thresholds of issue 3 hold on the whole set.
+`tests/data/labelled`, `labelled2` and `labelled3` are the tuning part: the rules were tuned
+on them. `tests/data/heldout` and `heldout2` were written apart from the rules and are never
+tuned on; failures name only tuning cases and give held-out misses as a count, to keep it that
+way. The thresholds of issue 3 hold on the whole set.
 """
 
 from __future__ import annotations
