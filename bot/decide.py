@@ -132,16 +132,25 @@ def decide(
         message.text, rules, own_sentences=state.bot_sentences, sender_name=message.from_name
     )
     if reason:
+        # Never answered and never a release, but what it states is kept for the record and
+        # the digest (a release sent from a private address is worth a phone call).
+        fields = (
+            Fields()
+            if sender_is_shop
+            else extract(zones.new_text, rules, attachments=message.attachments).fields
+        )
         decision = Decision(
             message.message_id,
             "ignore",
             "none",
             (),
-            Fields(),
+            fields,
             f"Never answered: {reason}.",
             zones.new_text,
             thread_status=state.status,
         )
+        if not sender_is_shop:
+            return decision, state  # it changes nothing in the thread
         return decision, _after(state, message, decision, sender_is_shop, rules)
     known = state.quoted_revisions
     extraction = extract(

@@ -10,7 +10,7 @@ from bot.rules import Patterns, Rules, any_match
 from bot.sentences import split_clauses, split_sentences
 
 _NUMBER = re.compile(
-    r"(?<![\w.$€£#/+-])(\d{1,3}(?:,\d{3})+|\d{1,6})"
+    r"(?<![\w.$€£#/+-])(\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+|\d{1,6})"
     r"(-(?:unit|piece|part|pc)s?\b|(?:pcs|pc|stk|units?)\b)?(?![\w,]\d|\w)"
 )
 _WORD_NUMBER = re.compile(r"\b([a-z]+)\b", re.I)
@@ -134,7 +134,7 @@ def _counts(
     q = rules.quantity
     counts = []
     candidates = [
-        (m.start(), m.end(), int(m.group(1).replace(",", "")), bool(m.group(2)), False)
+        (m.start(), m.end(), int(re.sub(r"\D", "", m.group(1))), bool(m.group(2)), False)
         for m in _NUMBER.finditer(text)
     ]
     for m in _WORD_NUMBER.finditer(text):
@@ -312,6 +312,7 @@ def _stage(
         if c.hold
         and not c.balance
         and c is not gate
+        and not (release and any_match(rules.cues.reduction, c.text))
         and not _other_revision(c, released_revisions, rules)
     ]
     balance_holds = [c for c in definite if c.hold and c.balance]
@@ -537,6 +538,7 @@ def extract(
         count
         for clause in clauses
         if not (clause.technical and not (clause.approval or clause.hold))  # "checked all three"
+        and not (clause.hold and any_match(rules.cues.reduction, clause.text))  # "cancel 100"
         for count in _counts(
             clause.text,
             clause.sentence,

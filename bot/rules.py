@@ -22,6 +22,7 @@ class Cues:
     approval: Patterns
     hold: Patterns
     not_hold: Patterns
+    reduction: Patterns
     balance: Patterns
     technical: Patterns
     boundary: Patterns
