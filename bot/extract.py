@@ -60,11 +60,12 @@ def _modality(sentence: str, clause: str, rules: Rules) -> Modality:
 
 
 def _negated(clause: str, cue: re.Match[str], rules: Rules) -> bool:
-    before = clause[: cue.start()]
-    words = before.split()[-4:]
-    after = re.match(r"\s*(\w+(?:\s+\w+)?)", clause[cue.end() :])  # "passt nicht"
-    near = " ".join(words) + (f" {after.group(1)}" if after else "")
-    return bool(any_match(rules.cues.negation, near))
+    words = clause[: cue.start()].split()[-4:]
+    after = clause[cue.end() :]
+    return bool(
+        any_match(rules.cues.negation, " ".join(words))
+        or any_match(rules.cues.negation_after, after)  # "passt nicht"
+    )
 
 
 def _released(clause: str, rules: Rules, *, answering: bool = False) -> bool:

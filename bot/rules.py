@@ -31,6 +31,7 @@ class Cues:
     partial: Patterns
     production: Patterns
     negation: Patterns
+    negation_after: Patterns
     hedged: Patterns
     conditional_tentative: Patterns
     conditional: Patterns

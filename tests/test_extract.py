@@ -386,6 +386,13 @@ def test_evidence_names_the_sentence(rules: Rules) -> None:
 
 GERMAN = [
     case(
+        "de-negation-after-verb",
+        "Die Bohrung Rev. C passt nicht zum Gegenstück.",
+        "none",
+        None,
+        "C",
+    ),
+    case(
         "de-production",
         "Freigabe für 250 Stück, Rev. B4, bitte sofort starten.",
         "production",
@@ -430,3 +437,9 @@ def test_german_statements(
         quantity,
         revision,
     )
+
+
+def test_not_later_than_is_no_refusal(rules: Rules) -> None:
+    """English negation is read before the cue only: "go ahead, not later than Friday" releases."""
+    found = run(rules, "Please go ahead, not later than Friday, 250 units of rev B4.")
+    assert (found.stage, found.fields.quantity) == ("production", 250)
