@@ -96,7 +96,7 @@ def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Claus
     found = []
     for sentence in split_sentences(text):
         ordered = _order(sentence, rules)
-        for clause in split_clauses(sentence):
+        for clause in split_clauses(sentence, rules.clause_split):
             modality = _modality(sentence, clause, rules)
             approval = any_match(cues.approval, clause) or (
                 modality == "plain"

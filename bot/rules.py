@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.errors import RulesError
 from bot.model import FIELDS, Field
+from bot.sentences import clause_pattern
 
 Patterns = tuple[re.Pattern[str], ...]
 
@@ -93,6 +94,7 @@ class Rules:
     never_headers: tuple[HeaderRule, ...]
     never_content_types: frozenset[str]
     never_local_parts: Patterns
+    clause_split: re.Pattern[str]
     reply_languages: tuple[str, ...]
     forward_markers: Patterns
     quote_headers: Patterns
@@ -278,6 +280,14 @@ def _header_rules(table: _Table) -> tuple[HeaderRule, ...]:
     return tuple(rules)
 
 
+def _clause_split(table: _Table) -> re.Pattern[str]:
+    parts = [list(table.strings(k)) for k in ("contrast", "starters", "and_starters")]
+    for key, words in zip(("contrast", "starters", "and_starters"), parts, strict=True):
+        for word in words:
+            table.pattern(key, word)  # each fragment must compile on its own (names its line)
+    return table.pattern("clauses", clause_pattern(*parts))
+
+
 def load_rules(folder: Path) -> Rules:
     """Read release.toml (with the phrases of rules/lang/*.toml), never_answer.toml and
     zones.toml from `folder`; a wrong value or an unknown key names its file and line."""
@@ -321,6 +331,7 @@ def load_rules(folder: Path) -> Rules:
         material=release.sub("material").patterns("patterns"),
         finish=release.sub("material").patterns("finish"),
         trigger=release.sub("material").patterns("trigger"),
+        clause_split=_clause_split(release.sub("clauses")),
         never_headers=_header_rules(never),
         never_content_types=frozenset(never.sub("content_types").strings("never")),
         never_local_parts=never.sub("senders").patterns("local_part"),

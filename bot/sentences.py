@@ -9,14 +9,15 @@ _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9\"'(])")
 _ABBREVIATION = re.compile(
     r"\b(rev|no|approx|e\.g|i\.e|qty|dr|mr|mrs|ms|st|vs|etc|p\.o|nr|ca|incl|pcs|ref)\.$", re.I
 )
-_CLAUSE = re.compile(
-    r"\s*;\s*|,?\s+(?:but|aber|mais)\s+|\s+[-\u2013\u2014]\s+|[,:]\s*(?:and\s+|then\s+|so\s+)?"
-    r"(?=(?:please\s+)?(?:hold|do not|don'?t|keep|wait|pause|stop|go ahead|proceed|start|ship|"
-    r"deliver|we|i|the rest|the remaining|bitte|"
-    r"the balance|purchasing|this does|that does)\b)|\s+and\s+(?=(?:please\s+)?(?:hold|do not|"
-    r"don'?t|keep|wait|pause|stop|we|we'll|i|i'll|they|purchasing)\b)",
-    re.I,
-)
+
+
+def clause_pattern(contrast: list[str], starters: list[str], and_starters: list[str]) -> str:
+    """The split pattern for clauses, from the word lists in rules/release.toml [clauses]."""
+    return (
+        rf"\s*;\s*|,?\s+(?:{'|'.join(contrast)})\s+|\s+[-\u2013\u2014]\s+"
+        rf"|[,:]\s*(?:and\s+|then\s+|so\s+)?(?=(?:please\s+)?(?:{'|'.join(starters)})\b)"
+        rf"|\s+and\s+(?=(?:please\s+)?(?:{'|'.join(and_starters)})\b)"
+    )
 
 
 def _paragraph_lines(text: str) -> list[str]:
@@ -59,6 +60,7 @@ def split_sentences(text: str) -> list[str]:
     return result
 
 
-def split_clauses(sentence: str) -> list[str]:
-    """Clauses of one sentence, split where a new instruction starts."""
-    return [c.strip(" ,") for c in _CLAUSE.split(sentence) if c and c.strip(" ,")]
+def split_clauses(sentence: str, pattern: re.Pattern[str]) -> list[str]:
+    """Clauses of one sentence, split by `pattern` (Rules.clause_split) where a new
+    instruction starts."""
+    return [c.strip(" ,") for c in pattern.split(sentence) if c and c.strip(" ,")]

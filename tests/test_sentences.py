@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.rules import Rules
 from bot.sentences import split_clauses, split_sentences
 
 
@@ -63,6 +64,6 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
     ],
     ids=["comma-go-ahead", "but-hold", "semicolon", "and-hold", "plain-and", "dash"],
 )
-def test_split_clauses(sentence: str, expected: list[str]) -> None:
+def test_split_clauses(rules: Rules, sentence: str, expected: list[str]) -> None:
     """A sentence splits where a new instruction starts, and nowhere else."""
-    assert split_clauses(sentence) == expected
+    assert split_clauses(sentence, rules.clause_split) == expected
