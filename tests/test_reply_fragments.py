@@ -8,7 +8,6 @@ expectation says so.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,8 +15,6 @@ import pytest
 
 from bot.rules import Rules
 from bot.zones import split_zones
-
-FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "reply-fragments"
 
 RIAK_QUESTION = """\
 Hi folks
@@ -149,16 +146,16 @@ ELSEWHERE = {
 }
 
 
-def _folder() -> Path:
-    if not FOLDER.is_dir():
-        if os.environ.get("QUOTEBOT_REQUIRE_SERVERS") == "1":
-            pytest.fail(f"{FOLDER} is missing: CI must have shared/ beside the checkout")
-        pytest.skip(f"{FOLDER} not found: the corpora live beside the checkout in CI only")
-    return FOLDER
+@pytest.fixture
+def folder(corpora: Path) -> Path:
+    """The reply-fragments corpus (conftest finds it, or skips/fails with the reason)."""
+    path = corpora / "reply-fragments"
+    assert path.is_dir(), f"{path} is missing from the corpora"
+    return path
 
 
-def _body(name: str) -> str:
-    return (_folder() / name).read_bytes().decode("utf-8")  # bytes: keep the CRLF of 1_7
+def _body(folder: Path, name: str) -> str:
+    return (folder / name).read_bytes().decode("utf-8")  # bytes: keep the CRLF of 1_7
 
 
 def _lines(text: str) -> str:
@@ -166,34 +163,36 @@ def _lines(text: str) -> str:
 
 
 @pytest.mark.corpus
-def test_every_fixture_has_an_expectation() -> None:
+def test_every_fixture_has_an_expectation(folder: Path) -> None:
     """Each .txt file of the corpus has a hand-written expected new text, and no more."""
-    assert {p.name for p in _folder().glob("*.txt")} == set(NEW_TEXT)
+    assert {p.name for p in folder.glob("*.txt")} == set(NEW_TEXT)
 
 
 @pytest.mark.corpus
 @pytest.mark.parametrize(("name", "expected"), NEW_TEXT.items(), ids=list(NEW_TEXT))
-def test_new_text_is_the_senders_reply(rules: Rules, name: str, expected: str) -> None:
+def test_new_text_is_the_senders_reply(
+    rules: Rules, folder: Path, name: str, expected: str
+) -> None:
     """split_zones keeps exactly the sender's reply as new text."""
-    assert _lines(split_zones(_body(name), rules).new_text) == expected
+    assert _lines(split_zones(_body(folder, name), rules).new_text) == expected
 
 
 @pytest.mark.corpus
 @pytest.mark.parametrize(("name", "where"), ELSEWHERE.items(), ids=list(ELSEWHERE))
 def test_history_and_signature_land_in_their_zone(
-    rules: Rules, name: str, where: tuple[str, str]
+    rules: Rules, folder: Path, name: str, where: tuple[str, str]
 ) -> None:
     """What is not new text is kept in the zone it belongs to, not dropped."""
     zone, text = where
-    zones = split_zones(_body(name), rules)
+    zones = split_zones(_body(folder, name), rules)
     assert text in getattr(zones, zone)
     assert text not in zones.new_text
 
 
 @pytest.mark.corpus
-def test_pathological_quote_is_fast_and_stays_out(rules: Rules) -> None:
+def test_pathological_quote_is_fast_and_stays_out(rules: Rules, folder: Path) -> None:
     """Thousand-character quoted lines are split in well under a second, all of them quoted."""
-    body = _body("pathological.txt")
+    body = _body(folder, "pathological.txt")
     started = time.perf_counter()
     zones = split_zones(body, rules)
     assert time.perf_counter() - started < 1.0
