@@ -152,19 +152,13 @@ def decide(
         if not sender_is_shop:
             return decision, state  # it changes nothing in the thread
         return decision, _after(state, message, decision, sender_is_shop, rules)
-    known = state.quoted_revisions
     extraction = extract(
-        zones.new_text, rules, attachments=message.attachments, known_revisions=known
+        zones.new_text,
+        rules,
+        attachments=message.attachments,
+        known_revisions=state.quoted_revisions,
+        answering=state.status == "awaiting",  # the bot asked: read the reply as answers
     )
-    if state.status == "awaiting":  # the bot asked: read the reply as answers
-        answer = extract(
-            zones.new_text,
-            rules,
-            attachments=message.attachments,
-            known_revisions=known,
-            answering=True,
-        )
-        extraction = answer if answer.stage != "none" else extraction
     decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules)
     return decision, _after(state, message, decision, sender_is_shop, rules)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,6 @@ class Report:
     outcomes: tuple[Outcome, ...]
     messages: int = 0
     threads: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
     def scored(self, name: str) -> list[tuple[Outcome, bool]]:
         """(outcome, right) for every case whose label has the field."""

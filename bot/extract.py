@@ -36,7 +36,7 @@ class _Count:
     value: int
     kind: str  # released | held | total | forecast | observed
     sentence: str
-    clause: str = ""
+    clause: str
 
 
 def _modality(sentence: str, clause: str, rules: Rules) -> Modality:

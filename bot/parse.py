@@ -19,6 +19,7 @@ import mailparser
 from bot.errors import MessageError
 from bot.model import Attachment, Message
 from bot.pdf import pdf_text
+from bot.zones import html_quote_start  # zones knows the clients' quote markup
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ def clean_header(value: str) -> str:
 def html_to_text(html: str) -> str:
     """HTML body to plain text; blockquotes become `>` lines so quotes stay visible, and so
     does everything from a client's quote container on (Outlook's reply header, for one)."""
-    from bot.zones import html_quote_start  # zones knows the clients' quote markup
 
     def convert(part: str) -> str:
         converter = html2text.HTML2Text()

@@ -152,12 +152,14 @@ class Bot:
                 created_at=now,
             )
             if reply and status in ("sent", "drafted"):
-                new_state = replace(
-                    new_state, last_clarify_at=now, last_clarify_to=message.from_addr
-                )
                 body = reply.get_body(preferencelist=("plain",))
                 said = own_sentences(body.get_content()) if body is not None else frozenset()
-                new_state = replace(new_state, bot_sentences=new_state.bot_sentences | said)
+                new_state = replace(
+                    new_state,
+                    last_clarify_at=now,
+                    last_clarify_to=message.from_addr,
+                    bot_sentences=new_state.bot_sentences | said,  # quoted back later
+                )
         self.store.record(
             decision=decision,
             state=new_state,
