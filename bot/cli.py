@@ -44,11 +44,12 @@ def _load(config_path: Path) -> tuple[Config, Rules]:
     return config, load_rules(config.bot.rules_dir)
 
 
-def _load_or_defaults(config_path: Path) -> tuple[Config, Rules]:
-    """The config file when it exists, else the defaults (no contacts); exit 2 on an error."""
+def _load_or_defaults(given: Path | None, default: Path) -> tuple[Config, Rules]:
+    """The config named by --config (which must exist), else `default` when it exists, else
+    the defaults (no contacts); exit 2 on an error."""
     try:
-        if config_path.exists():
-            return _load(config_path)
+        if given is not None or default.exists():
+            return _load(given or default)
         config = parse_config(
             Path("<defaults>"),
             {
@@ -95,7 +96,7 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
       quotebot check --json tests/data/labelled/001-vague-go-ahead.eml
     """
     _setup_logging(False)
-    config, rules = _load_or_defaults(config_path or DEFAULT_CONFIG)
+    config, rules = _load_or_defaults(config_path, DEFAULT_CONFIG)
     ctx = context_for(config)
     unreadable = 0
     for given in paths:
@@ -130,7 +131,7 @@ def eval_command(config_path: Path | None, show_wrong: bool, folder: Path) -> No
       quotebot eval tests/data/labelled
     """
     _setup_logging(False)
-    config, rules = _load_or_defaults(config_path or folder / "quotebot.toml")
+    config, rules = _load_or_defaults(config_path, folder / "quotebot.toml")
     try:
         report = evaluate(folder, rules, context_for(config))
     except QuotebotError as exc:

@@ -185,3 +185,12 @@ def test_eval_label_error_is_one_line(tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [
         f"Error: {folder / 'labels.toml'}: case 1: file 'nope.eml' is not in {folder}"
     ]
+
+
+@pytest.mark.parametrize("command", ["check", "eval"])
+def test_missing_config_named_by_flag_is_an_error(tmp_path: Path, command: str) -> None:
+    """--config naming a file that is not there stops with one line, not the defaults."""
+    target = str(DATA / "001-vague-go-ahead.eml") if command == "check" else str(DATA)
+    result = CliRunner().invoke(main, [command, "--config", str(tmp_path / "nope.toml"), target])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: ") and "nope.toml" in result.output
