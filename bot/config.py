@@ -41,14 +41,59 @@ class FolderConfig:
     path: Path
 
 
+Security = Literal["tls", "starttls", "none"]
+SECURITIES: tuple[Security, ...] = ("tls", "starttls", "none")
+Auth = Literal["password", "oauth2"]
+AUTHS: tuple[Auth, ...] = ("password", "oauth2")
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to reach and log in to an IMAP or SMTP server. Secrets are never stored here:
+    `password_env` names an environment variable, `token_command` prints an OAuth2 token."""
+
+    host: str
+    port: int
+    security: Security = "tls"
+    username: str = ""
+    auth: Auth = "password"
+    password_env: str | None = None
+    token_command: str | None = None
+    ca_file: Path | None = None  # extra CA to trust (a private CA); verification stays on
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    """`[mailbox] kind = "imap"`: the shared quotes mailbox on an IMAP server."""
+
+    kind: Literal["imap"]
+    server: ServerConfig
+    folder: str = "INBOX"
+    sent_folder: str | None = None  # the shop's sent mail: thread context, never answered
+    drafts_folder: str = "Drafts"  # where replies go in draft mode
+    batch_size: int = 200  # messages per FETCH
+    max_message_bytes: int = 25_000_000  # larger: decided from headers and the first part
+    idle: bool = True  # wait with IDLE where the server offers it
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """`[outbox] kind = "smtp"`: replies go out through this submission server."""
+
+    kind: Literal["smtp"]
+    server: ServerConfig
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole config file."""
 
     source: Path
     bot: BotConfig
-    mailbox: FolderConfig
-    outbox: FolderConfig
+    mailbox: FolderConfig | ImapConfig
+    outbox: FolderConfig | SmtpConfig
     database_url: str
     customer_domains: tuple[str, ...]
     contacts: tuple[Contact, ...]
@@ -165,10 +210,117 @@ def _dir(r: _Reader, key: str, default: Path) -> Path:
 def _folder(source: Path, raw: Mapping[str, Any], table: str) -> FolderConfig:
     r = _Reader(source, raw, f"{table}.")
     r.check_known({"kind", "path"})
-    kind = r.get("kind", str, "maildir")
-    if kind != "maildir":
-        raise r.fail("kind", kind, 'only "maildir" is supported in this version')
     return FolderConfig(kind="maildir", path=Path(r.get("path", str, fix="name a Maildir folder")))
+
+
+SERVER_KEYS = {
+    "host",
+    "port",
+    "security",
+    "username",
+    "auth",
+    "password_env",
+    "token_command",
+    "ca_file",
+    "timeout_seconds",
+}
+
+
+def _server(r: _Reader, ports: Mapping[Security, int]) -> ServerConfig:
+    host = r.get("host", str, fix='the server name, e.g. "outlook.office365.com"').strip()
+    if not host:
+        raise r.fail("host", host, "name the server")
+    security = r.get("security", str, "tls")
+    if security not in SECURITIES:
+        raise r.fail("security", security, f"use one of {', '.join(SECURITIES)}")
+    if security == "none" and host.lower() not in LOOPBACK:
+        raise r.fail(
+            "security",
+            security,
+            f"a password in clear text to {host} is refused; use tls or starttls "
+            "(none is only for a server on this machine's loopback)",
+        )
+    port = r.get("port", int, ports[cast(Security, security)])
+    if not 0 < port < 65536:
+        raise r.fail("port", port, "use a port between 1 and 65535")
+    auth = r.get("auth", str, "password")
+    if auth not in AUTHS:
+        raise r.fail("auth", auth, f"use one of {', '.join(AUTHS)}")
+    username = r.get("username", str, fix="the login name, usually the mailbox address")
+    password_env = r.get("password_env", str, None)
+    token_command = r.get("token_command", str, None)
+    if auth == "password" and not password_env:
+        raise r.fail(
+            "password_env",
+            password_env,
+            "name the environment variable that holds the password, "
+            'e.g. password_env = "QUOTEBOT_IMAP_PASSWORD"',
+        )
+    if auth == "oauth2" and not token_command:
+        raise r.fail(
+            "token_command",
+            token_command,
+            "name a command that prints a fresh OAuth2 access token (see README)",
+        )
+    ca_file = r.get("ca_file", str, None)
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise r.fail("ca_file", ca_file, "no such file; name a PEM file of CA certificates")
+    timeout = r.get("timeout_seconds", float, 30.0)
+    if timeout <= 0:
+        raise r.fail("timeout_seconds", timeout, "use a positive number of seconds")
+    return ServerConfig(
+        host=host,
+        port=port,
+        security=cast(Security, security),
+        username=username,
+        auth=cast(Auth, auth),
+        password_env=password_env,
+        token_command=token_command,
+        ca_file=Path(ca_file) if ca_file else None,
+        timeout_seconds=timeout,
+    )
+
+
+def _positive(r: _Reader, key: str, default: int) -> int:
+    value: int = r.get(key, int, default)
+    if value <= 0:
+        raise r.fail(key, value, "use a positive whole number")
+    return value
+
+
+def _mailbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | ImapConfig:
+    r = _Reader(source, raw, "mailbox.")
+    kind = r.get("kind", str, "maildir")
+    if kind == "maildir":
+        return _folder(source, raw, "mailbox")
+    if kind != "imap":
+        raise r.fail("kind", kind, 'use "maildir" or "imap"')
+    r.check_known(
+        SERVER_KEYS
+        | {"kind", "folder", "sent_folder", "drafts_folder", "batch_size", "max_message_bytes"}
+        | {"idle"}
+    )
+    return ImapConfig(
+        kind="imap",
+        server=_server(r, {"tls": 993, "starttls": 143, "none": 143}),
+        folder=r.get("folder", str, "INBOX"),
+        sent_folder=r.get("sent_folder", str, None),
+        drafts_folder=r.get("drafts_folder", str, "Drafts"),
+        batch_size=_positive(r, "batch_size", 200),
+        max_message_bytes=_positive(r, "max_message_bytes", 25_000_000),
+        idle=r.get("idle", bool, True),
+    )
+
+
+def _outbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | SmtpConfig:
+    r = _Reader(source, raw, "outbox.")
+    kind = r.get("kind", str, "maildir")
+    if kind == "maildir":
+        return _folder(source, raw, "outbox")
+    if kind != "smtp":
+        raise r.fail("kind", kind, 'use "maildir" or "smtp"')
+    r.check_known(SERVER_KEYS | {"kind"})
+    return SmtpConfig(kind="smtp", server=_server(r, {"tls": 465, "starttls": 587, "none": 25}))
 
 
 def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
@@ -211,8 +363,8 @@ def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
     return Config(
         source=source,
         bot=_bot(source, tables["bot"]),
-        mailbox=_folder(source, tables["mailbox"], "mailbox"),
-        outbox=_folder(source, tables["outbox"], "outbox"),
+        mailbox=_mailbox(source, tables["mailbox"]),
+        outbox=_outbox(source, tables["outbox"]),
         database_url=db.get("url", str, "sqlite:///var/quotebot.db"),
         customer_domains=tuple(d.lower() for d in domains),
         contacts=_contacts(source, raw.get("contacts", [])),

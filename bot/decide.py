@@ -156,7 +156,10 @@ def decide(
         zones.new_text,
         rules,
         attachments=message.attachments,
-        known_revisions=state.quoted_revisions,
+        # revisions the shop named in the thread or in the history this message quotes: they
+        # make a bare code in the new text ("the F5 bracket is approved") a revision
+        known_revisions=state.quoted_revisions
+        | {r.upper() for r in revisions_in(zones.quoted, rules)},
         answering=state.status == "awaiting",  # the bot asked: read the reply as answers
     )
     decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules)

@@ -42,7 +42,9 @@ class _Count:
 def _modality(sentence: str, clause: str, rules: Rules) -> Modality:
     """How a clause is meant; questions and "if" reach over the whole sentence."""
     cues = rules.cues
-    if sentence.rstrip().endswith("?") and not any_match(cues.request_question, sentence):
+    if sentence.rstrip().endswith("?") and not (
+        any_match(cues.request_question, sentence) or any_match(cues.request_question, clause)
+    ):
         return "question"
     if any_match(cues.hearsay, clause):
         return "hearsay"
@@ -409,14 +411,15 @@ _MONEY = re.compile(
     r"^[$€£]?\d{1,3}(?:[.,\s]\d{3})*[.,]\d{2,4}$|^[$€£]\d+$|^(?:usd|eur|€|\$)$", re.I
 )
 _INTEGER = re.compile(r"^\d{1,3}(?:,\d{3})+$|^\d{1,6}$")
+_DATE = re.compile(r"^(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2})$")
 _CODE = re.compile(r"^(?:[A-Z]{1,2}\d{0,3}|\d{1,2}[A-Z]?)$")
 
 
 def _po_row(row: str, rev_before_qty: bool | None, rules: Rules) -> tuple[int, str | None] | None:
-    """Quantity and revision of one line-item row: prices and amounts are the trailing money
+    """Quantity and revision of one line-item row: prices, amounts and dates are the trailing
     columns, the count is the integer before them, the revision its neighbour by the header."""
     tokens = row.split()
-    while tokens and _MONEY.match(tokens[-1]):
+    while tokens and (_MONEY.match(tokens[-1]) or _DATE.match(tokens[-1])):
         tokens.pop()
     if tokens and rules.quantity.units.fullmatch(tokens[-1]):
         tokens.pop()  # a unit-of-measure column ("800 EA")

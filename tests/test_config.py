@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import load_config, parse_config
+from bot.config import ImapConfig, SmtpConfig, load_config, parse_config
 from bot.errors import ConfigError, QuotebotError
 
 SOURCE = Path("/etc/quotebot/quotebot.toml")
@@ -120,7 +120,7 @@ def test_own_addresses_include_aliases_lower_cased(tmp_path: Path) -> None:
         (("bot", "colour"), "blue", ["bot.colour", "'blue'", "unknown key", "address"]),
         (("bot", "since"), "yesterday", ["bot.since", "'yesterday'", "2025-01-01"]),
         (("bot", "rules_dir"), "/no/such/dir", ["bot.rules_dir", "/no/such/dir", "no such folder"]),
-        (("mailbox", "kind"), "imap", ["mailbox.kind", "'imap'", "maildir"]),
+        (("mailbox", "kind"), "pop3", ["mailbox.kind", "'pop3'", "maildir", "imap"]),
         (("outbox", "path"), DELETE, ["outbox.path", "missing", "Maildir"]),
         (("customers", "domains"), ["@acme.example"], ["customers.domains", "@acme.example"]),
         (("contacts", 0, "role"), "buyer", ["contacts[0].role", "'buyer'", "purchasing"]),
@@ -179,3 +179,64 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
         load_config(path)
     assert isinstance(caught.value, ConfigError)
     assert str(path) in str(caught.value)
+
+
+IMAP = {
+    "kind": "imap",
+    "host": "imap.printshop.example",
+    "username": "quotes@printshop.example",
+    "password_env": "QUOTEBOT_IMAP_PASSWORD",
+}
+SMTP = {**IMAP, "kind": "smtp", "host": "smtp.printshop.example"}
+
+
+def test_imap_and_smtp_tables_take_secure_defaults() -> None:
+    """IMAP and SMTP default to implicit TLS on their standard ports; nothing secret is read."""
+    config = parse_config(SOURCE, {**_with(("mailbox",), IMAP), "outbox": SMTP})
+    assert isinstance(config.mailbox, ImapConfig) and isinstance(config.outbox, SmtpConfig)
+    assert (config.mailbox.server.security, config.mailbox.server.port) == ("tls", 993)
+    assert (config.outbox.server.security, config.outbox.server.port) == ("tls", 465)
+    assert config.mailbox.folder == "INBOX" and config.mailbox.sent_folder is None
+    starttls = parse_config(
+        SOURCE, {**_with(("mailbox",), {**IMAP, "security": "starttls"}), "outbox": SMTP}
+    )
+    assert isinstance(starttls.mailbox, ImapConfig) and starttls.mailbox.server.port == 143
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ({**IMAP, "security": "none"}, ["mailbox.security", "'none'", "clear text", "tls"]),
+        ({**IMAP, "security": "ssl"}, ["mailbox.security", "'ssl'", "tls, starttls, none"]),
+        ({**IMAP, "password_env": None}, ["mailbox.password_env", "environment variable"]),
+        ({**IMAP, "auth": "oauth2"}, ["mailbox.token_command", "OAuth2 access token"]),
+        ({**IMAP, "port": 0}, ["mailbox.port", "0", "between 1 and 65535"]),
+        ({**IMAP, "batch_size": 0}, ["mailbox.batch_size", "positive"]),
+        ({**IMAP, "password": "hunter2"}, ["mailbox.password", "unknown key", "password_env"]),
+        ({**IMAP, "ca_file": "/no/such.pem"}, ["mailbox.ca_file", "no such file"]),
+    ],
+    ids=[
+        "clear-text-remote",
+        "bad-security",
+        "no-password-env",
+        "oauth2-without-command",
+        "port-zero",
+        "batch-zero",
+        "password-in-file",
+        "ca-file-missing",
+    ],
+)
+def test_bad_imap_table_is_one_clear_error(table: dict[str, object], expected: list[str]) -> None:
+    """A wrong [mailbox] IMAP table names the key, the value and the fix."""
+    table = {k: v for k, v in table.items() if v is not None}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(SOURCE, _with(("mailbox",), table))
+    for part in expected:
+        assert part in str(caught.value)
+
+
+def test_clear_text_is_allowed_on_loopback_only() -> None:
+    """security = "none" is accepted for a server on this machine (the tests' Dovecot)."""
+    local = {**IMAP, "host": "127.0.0.1", "security": "none"}
+    config = parse_config(SOURCE, _with(("mailbox",), local))
+    assert isinstance(config.mailbox, ImapConfig) and config.mailbox.server.port == 143

@@ -1,9 +1,10 @@
 """The labelled sets: decisions on realistic buyer mail, scored against hand-written labels.
 
-`tests/data/labelled`, `labelled2` and `labelled3` are the tuning part: the rules were tuned
-on them. `tests/data/heldout` and `heldout2` were written apart from the rules and are never
-tuned on; failures name only tuning cases and give held-out misses as a count, to keep it that
-way. The thresholds of issue 3 hold on the whole set.
+`tests/data/labelled` to `labelled4` are the tuning part: the rules were tuned on them
+(`labelled4` was the first held-out part until its misses were studied; it moved here then).
+`tests/data/heldout2` and `heldout3` were written apart from the rules and are never tuned on;
+failures name only tuning cases and give held-out misses as a count, to keep it that way. The
+thresholds of issue 3 hold on the whole set.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from bot.rules import load_rules
 from bot.service import context_for
 
 DATA = Path(__file__).parent / "data"
-TUNING = ("labelled", "labelled2", "labelled3")
-HELD_OUT = ("heldout", "heldout2")
+TUNING = ("labelled", "labelled2", "labelled3", "labelled4")
+HELD_OUT = ("heldout2", "heldout3")
 PARTS = (*TUNING, *HELD_OUT)
 
 
@@ -57,18 +58,12 @@ def test_set_size_and_held_out_share() -> None:
     assert {o.case.label["action"] for o in outcomes(*PARTS)} == {"clarify", "record", "ignore"}
 
 
-def test_no_false_release_in_the_tuning_part() -> None:
-    """No message is recorded as a complete release unless its label says it is one."""
-    assert [o.case.name for p in TUNING for o in report(p).false_releases()] == []
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 3): one held-out message is recorded as a complete release where its "
-    "label asks for clarification; not investigated, so the held-out part stays untuned",
-)
-def test_no_false_release_in_the_held_out_part() -> None:
-    assert sum(len(report(p).false_releases()) for p in HELD_OUT) == 0
+def test_no_false_release() -> None:
+    """No message is recorded as a complete release unless its label says it is one (held-out
+    false releases are counted, not named)."""
+    tuning = [o.case.name for p in TUNING for o in report(p).false_releases()]
+    held_out = sum(len(report(p).false_releases()) for p in HELD_OUT)
+    assert (tuning, held_out) == ([], 0)
 
 
 def test_actions_at_least_95_percent() -> None:
