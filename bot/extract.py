@@ -221,8 +221,13 @@ def _timing(clauses: list[_Clause], rules: Rules) -> tuple[str, str] | None:
 
 def _unconditional(text: str, rules: Rules) -> str:
     """A clause without its condition ("... once the samples are signed off")."""
-    found = any_match(rules.cues.conditional, text)
-    return text[: found.start()] if found else text
+    starts = [
+        found.start()
+        for patterns in (rules.cues.conditional, rules.cues.conditional_tentative)
+        for pattern in patterns
+        if (found := pattern.search(text))
+    ]
+    return text[: min(starts)] if starts else text
 
 
 def _scope(
