@@ -11,17 +11,18 @@ from typing import NoReturn
 
 import click
 
-from bot.adapters.maildir import MaildirOutbox, MaildirSource
 from bot.adapters.store import Store
 from bot.check import Checked, as_json, check_path
 from bot.config import Config, load_config, parse_config
-from bot.errors import QuotebotError
+from bot.errors import MailboxError, OutboxError, QuotebotError
 from bot.evaluate import evaluate, format_report
 from bot.render import quoted_sentence
 from bot.rules import Rules, load_rules
 from bot.service import Bot, RunReport, context_for
+from bot.wiring import Adapters, open_adapters
 
 DEFAULT_CONFIG = Path("quotebot.toml")
+BACKOFF_MAX_SECONDS = 300
 log = logging.getLogger("bot")
 
 
@@ -215,7 +216,7 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
     type=click.IntRange(min=5),
     default=60,
     show_default=True,
-    help="Seconds between passes when not --once.",
+    help="Most seconds between passes when not --once (IMAP IDLE wakes the bot sooner).",
 )
 @click.option("--show-reply", is_flag=True, help="Print one reply in full after the pass.")
 @click.option("-v", "--verbose", is_flag=True, help="Log one line per message to stderr.")
@@ -228,21 +229,42 @@ def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose:
       quotebot run --once --config examples/quotebot.toml
     """
     _setup_logging(verbose)
+    adapters = None
     try:
         config, rules = _load(config_path)
+        adapters = open_adapters(config)
         bot = Bot(
             config,
             rules,
-            source=MaildirSource(config.mailbox.path),
-            outbox=MaildirOutbox(config.outbox.path),
+            source=adapters.source,
+            outbox=adapters.outbox,
             store=Store(config.database_url),
         )
-        while True:
+        if once:
             _print_report(bot.run_once(), show_reply)
-            if once:
-                return
-            time.sleep(interval)
+            return
+        _serve(bot, adapters, interval, show_reply)
     except QuotebotError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         log.info("stopped")
+    finally:
+        if adapters is not None:
+            adapters.close()
+
+
+def _serve(bot: Bot, adapters: Adapters, interval: int, show_reply: bool) -> None:
+    """Pass after pass; between passes wait for new mail (IDLE) or `interval` seconds. A lost
+    connection is logged once per failure and retried with backoff; every pass re-syncs in
+    full from the stored cursors, so nothing that arrived meanwhile is missed."""
+    failures = 0
+    while True:
+        try:
+            _print_report(bot.run_once(), show_reply)
+            failures = 0
+            adapters.wait(interval)
+        except (MailboxError, OutboxError) as exc:
+            failures += 1
+            delay = min(BACKOFF_MAX_SECONDS, 2 ** min(failures, 10))
+            log.error("%s; retrying in %d s", exc, delay)
+            time.sleep(delay)

@@ -76,6 +76,7 @@ class ImapConfig:
     batch_size: int = 200  # messages per FETCH
     max_message_bytes: int = 25_000_000  # larger: decided from headers and the first part
     idle: bool = True  # wait with IDLE where the server offers it
+    save_sent: bool = True  # append a copy of each sent reply to sent_folder (Gmail does it itself)
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ def _mailbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | ImapConfig:
     r.check_known(
         SERVER_KEYS
         | {"kind", "folder", "sent_folder", "drafts_folder", "batch_size", "max_message_bytes"}
-        | {"idle"}
+        | {"idle", "save_sent"}
     )
     return ImapConfig(
         kind="imap",
@@ -309,6 +310,7 @@ def _mailbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | ImapConfig:
         batch_size=_positive(r, "batch_size", 200),
         max_message_bytes=_positive(r, "max_message_bytes", 25_000_000),
         idle=r.get("idle", bool, True),
+        save_sent=r.get("save_sent", bool, True),
     )
 
 

@@ -169,3 +169,23 @@ class Decision:
     statements: tuple[Statement, ...] = ()
     thread_status: str = "open"
     about: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """How far a mailbox folder has been handled: its UIDVALIDITY and the highest UID done."""
+
+    folder: str  # "account/folder"
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One raw message as a source hands it over."""
+
+    key: str  # where it is ("INBOX/1700000000/42", or a Maildir key)
+    raw: bytes
+    cursor: Cursor | None = None  # stored once the message is handled
+    truncated: bool = False  # over the size cap: its header and the start of its body only
+    folder_role: Literal["inbox", "sent"] = "inbox"  # sent: the shop's own mail, context only

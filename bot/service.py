@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
@@ -14,7 +14,7 @@ from bot.adapters.store import ReplyRecord, Store
 from bot.config import Config
 from bot.decide import Context, decide, own_sentences, reply_suppressed
 from bot.errors import MessageError, QuotebotError
-from bot.model import Decision, Message, ThreadState
+from bot.model import Cursor, Decision, Incoming, Message, ThreadState
 from bot.parse import parse_message
 from bot.render import Sender, render_reply
 from bot.rules import Rules
@@ -24,17 +24,19 @@ log = logging.getLogger(__name__)
 
 
 class Source(Protocol):
-    """Where messages come from (a Maildir here; IMAP later)."""
+    """Where messages come from: a Maildir, or IMAP folders read past their cursors."""
 
-    def message_keys(self) -> list[str]: ...
-
-    def read(self, key: str) -> bytes: ...
+    def incoming(self, cursors: Mapping[str, Cursor]) -> Iterator[Incoming]: ...
 
 
 class Outbox(Protocol):
-    """Where replies go."""
+    """Where replies go: sent, or kept as drafts for a person to send."""
 
     def send(self, message: EmailMessage, *, draft: bool = False) -> str: ...
+
+    def delivered(self, message_id: str) -> bool:
+        """Whether a reply with this Message-ID already went out (looked up after a crash)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -111,33 +113,47 @@ class Bot:
         """One pass: every message not seen before is decided, answered if needed, recorded."""
         report = RunReport()
         self._resend_pending()
-        for key in self.source.message_keys():
+        for item in self.source.incoming(self.store.cursors()):
             try:
-                self._handle(key, report)
+                self._handle(item, report)
             except QuotebotError as exc:
-                log.warning("message %s failed: %s", key, exc)
+                if not isinstance(exc, MessageError):
+                    raise  # the mailbox, outbox or database failed: stop this pass
+                log.warning("message %s failed: %s", item.key, exc)
                 self.store.record_failure(
-                    message_id=f"<{key}@maildir>", source_key=key, error=str(exc), now=self.clock()
+                    message_id=f"<{item.key}@quotebot.invalid>",
+                    source_key=item.key,
+                    error=str(exc),
+                    now=self.clock(),
+                    cursor=item.cursor,
                 )
-                report.rows.append(Row(key, "", "", "ignore", "none", (), "", error=str(exc)))
+                report.rows.append(Row(item.key, "", "", "ignore", "none", (), "", error=str(exc)))
         return report
 
-    def _handle(self, key: str, report: RunReport) -> None:
-        raw = self.source.read(key)
+    def _handle(self, item: Incoming, report: RunReport) -> None:
         try:
-            message = parse_message(raw)
+            message = parse_message(item.raw)
         except MessageError:
             raise
         except Exception as exc:  # a parser bug on one message must not stop the run
-            raise MessageError(f"cannot parse message {key}: {type(exc).__name__}: {exc}") from None
+            raise MessageError(
+                f"cannot parse message {item.key}: {type(exc).__name__}: {exc}"
+            ) from None
         if self.store.seen(message.message_id):
             report.skipped += 1
+            if item.cursor is not None:
+                self.store.advance(item.cursor, self.clock())
             return
+        if item.truncated:
+            log.warning("%s is over the size cap: decided from its header and first part", item.key)
+        context = self.context
+        if item.folder_role == "sent":  # the shop's own mail: thread context, never answered
+            context = replace(context, own_addresses=context.own_addresses | {message.from_addr})
         now = self.clock()
         ids = thread_ids(message)
         known = self.store.thread_of(ids)
         state = self.store.thread(thread_key(message, known))
-        decision, new_state = decide(message, state, self.context, self.rules)
+        decision, new_state = decide(message, state, context, self.rules)
         reply, status, why = self._reply(message, decision, state, now)
         record = None
         if status:
@@ -163,13 +179,14 @@ class Bot:
         self.store.record(
             decision=decision,
             state=new_state,
-            source_key=key,
+            source_key=item.key,
             sender=message.from_addr,
             subject=message.subject,
             received_at=message.date,
             links=ids,
             reply=record,
             now=now,
+            cursor=item.cursor,
         )
         if reply is not None and status in ("sent", "drafted"):
             self.outbox.send(reply, draft=status == "drafted")
@@ -221,12 +238,15 @@ class Bot:
         return reply, status, ""
 
     def _resend_pending(self) -> None:
-        """Hand on replies stored before a crash that never reached the outbox."""
+        """Hand on replies stored before a crash that never reached the outbox; one whose send
+        state is unknown is looked up first (the sent folder), so it never goes out twice."""
+        draft = self.config.bot.mode == "draft"
         for row in self.store.pending_replies():
-            reply = message_from_string(row.body, policy=policy.default)
-            assert isinstance(reply, EmailMessage)
-            draft = self.config.bot.mode == "draft"
-            self.outbox.send(reply, draft=draft)
-            self.store.mark_reply(
-                row.in_reply_to, status="drafted" if draft else "sent", now=self.clock()
-            )
+            status = "drafted" if draft else "sent"
+            if self.outbox.delivered(row.reply_message_id):
+                log.info("reply %s was sent before a crash; marked sent", row.reply_message_id)
+            else:
+                reply = message_from_string(row.body, policy=policy.default)
+                assert isinstance(reply, EmailMessage)
+                self.outbox.send(reply, draft=draft)
+            self.store.mark_reply(row.in_reply_to, status=status, now=self.clock())

@@ -64,3 +64,131 @@ def corpora() -> Path:
             f"corpora missing (looked in {looked}): CI must have shared/ beside the checkout"
         )
     pytest.skip(f"corpora not found (looked in {looked}); set QUOTEBOT_CORPORA to run these")
+
+
+# Real servers (tests/servers.py): each test gets fresh ones on free loopback ports. Missing
+# Dovecot, aiosmtpd or openssl skips these tests, or fails them under QUOTEBOT_REQUIRE_SERVERS=1.
+import shutil  # noqa: E402  (the fixtures above came first)
+from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+from servers import (  # noqa: E402  (pytest puts tests/ on sys.path for this file)
+    AIOSMTPD,
+    AIOSMTPD_MISSING,
+    DOVECOT,
+    DOVECOT_MISSING,
+    OPENSSL_MISSING,
+    PASSWORD,
+    TOKEN,
+    USERNAME,
+    Dovecot,
+    LocalCA,
+    SmtpSink,
+    TokenStore,
+    unavailable,
+)
+
+
+def _need_dovecot() -> None:
+    if DOVECOT is None:
+        unavailable(DOVECOT_MISSING)
+    if os.geteuid() != 0:
+        unavailable("the Dovecot fixtures run Dovecot as root (as CI does); run the tests as root")
+
+
+def _need_aiosmtpd() -> None:
+    if not AIOSMTPD:
+        unavailable(AIOSMTPD_MISSING)
+
+
+@pytest.fixture(scope="session")
+def local_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    """A throwaway CA and its certificate for 127.0.0.1 and localhost, made once per run."""
+    if shutil.which("openssl") is None:
+        unavailable(OPENSSL_MISSING)
+    return LocalCA.create(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture
+def oauth2_tokens() -> TokenStore:
+    """The OAuth2 tokens the servers accept: servers.TOKEN for servers.USERNAME to begin with."""
+    return TokenStore({TOKEN: USERNAME})
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """A fresh plain-IMAP Dovecot with user servers.USERNAME / servers.PASSWORD."""
+    _need_dovecot()
+    with Dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def dovecot_tls(local_ca: LocalCA) -> Iterator[Dovecot]:
+    """A fresh Dovecot speaking implicit TLS (imaps) with a certificate from `local_ca`."""
+    _need_dovecot()
+    with Dovecot(ca=local_ca) as server:
+        yield server
+
+
+@pytest.fixture
+def dovecot_oauth2(oauth2_tokens: TokenStore) -> Iterator[Dovecot]:
+    """A fresh plain-IMAP Dovecot whose XOAUTH2/OAUTHBEARER logins are checked against
+    `oauth2_tokens` (revoke one there and the next login fails); passwords work too."""
+    _need_dovecot()
+    with Dovecot(tokens=oauth2_tokens) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A plain SMTP server without AUTH that records what it accepts in `.received`."""
+    _need_aiosmtpd()
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp_sink_auth(oauth2_tokens: TokenStore) -> Iterator[SmtpSink]:
+    """A plain SMTP server that requires AUTH: PLAIN and LOGIN with servers.USERNAME /
+    servers.PASSWORD (allowed without TLS on loopback), XOAUTH2 with `oauth2_tokens`."""
+    _need_aiosmtpd()
+    with SmtpSink(users={USERNAME: PASSWORD}, tokens=oauth2_tokens) as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp_sink_starttls(local_ca: LocalCA, oauth2_tokens: TokenStore) -> Iterator[SmtpSink]:
+    """An SMTP server that requires STARTTLS (certificate from `local_ca`), then AUTH."""
+    _need_aiosmtpd()
+    with SmtpSink(
+        security="starttls", ca=local_ca, users={USERNAME: PASSWORD}, tokens=oauth2_tokens
+    ) as sink:
+        yield sink
+
+
+@pytest.fixture
+def smtp_sink_tls(local_ca: LocalCA, oauth2_tokens: TokenStore) -> Iterator[SmtpSink]:
+    """An SMTP server speaking implicit TLS (port 465 style), then requiring AUTH."""
+    _need_aiosmtpd()
+    with SmtpSink(
+        security="tls", ca=local_ca, users={USERNAME: PASSWORD}, tokens=oauth2_tokens
+    ) as sink:
+        yield sink
+
+
+@pytest.fixture
+def start_smtp_sink() -> Iterator[Callable[..., SmtpSink]]:
+    """Start SmtpSink variants by keyword (security, ca, users, tokens, exclude_mechanisms);
+    each is stopped after the test."""
+    _need_aiosmtpd()
+    started: list[SmtpSink] = []
+
+    def start(**options: Any) -> SmtpSink:
+        sink = SmtpSink(**options).start()
+        started.append(sink)
+        return sink
+
+    yield start
+    for sink in started:
+        sink.stop()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
 from bot.errors import MailboxError, OutboxError
+from bot.model import Cursor, Incoming
 
 
 class MaildirSource:
@@ -40,6 +41,11 @@ class MaildirSource:
         for key in self.message_keys():
             yield key, self.read(key)
 
+    def incoming(self, cursors: Mapping[str, Cursor]) -> Iterator[Incoming]:
+        """Every message, oldest first; a Maildir has no cursor (Message-IDs tell what is done)."""
+        for key, raw in self.messages():
+            yield Incoming(key=key, raw=raw)
+
 
 class MaildirOutbox:
     """Writes replies into a Maildir: new/ when sent, cur/ with the D flag as a draft."""
@@ -62,3 +68,13 @@ class MaildirOutbox:
             return self._box.add(entry)
         except OSError as exc:
             raise OutboxError(f"{self.path}: cannot write the reply: {exc.strerror}") from None
+
+    def delivered(self, message_id: str) -> bool:
+        """Whether the outbox already holds a reply with this Message-ID."""
+        try:
+            return any(
+                message_id in (self._box.get_message(key).get_all("Message-ID") or [])
+                for key in self._box.keys()
+            )
+        except OSError as exc:
+            raise OutboxError(f"{self.path}: cannot read the outbox: {exc.strerror}") from None

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from bot.errors import StoreError
-from bot.model import Decision, ThreadState
+from bot.model import Cursor, Decision, ThreadState
 
 
 class MessageRecord(SQLModel, table=True):
@@ -63,6 +63,15 @@ def _add_missing_columns(engine: Engine) -> None:
             )
 
 
+class FolderCursor(SQLModel, table=True):
+    """How far a mailbox folder has been handled (IMAP: UIDVALIDITY and the highest UID)."""
+
+    folder: str = Field(primary_key=True)
+    uidvalidity: int
+    uid: int
+    updated_at: datetime
+
+
 class ThreadLink(SQLModel, table=True):
     """A Message-ID that belongs to a thread (its own or one it references)."""
 
@@ -75,7 +84,7 @@ class ReplyRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     in_reply_to: str = Field(index=True, unique=True)
-    reply_message_id: str
+    reply_message_id: str = Field(index=True)
     thread_key: str = Field(index=True)
     recipient: str
     status: str  # pending | sent | drafted | dry-run | suppressed
@@ -115,12 +124,18 @@ class Store:
             ) from None
 
     def seen(self, message_id: str) -> bool:
-        """Whether a message with this Message-ID was already handled."""
+        """Whether a message with this Message-ID was already handled, or is a reply the bot
+        wrote itself (its copy in the sent folder)."""
         with Session(self.engine) as session:
             found = session.exec(
                 select(MessageRecord.id).where(MessageRecord.message_id == message_id)
+            ).first()
+            if found is not None:
+                return True
+            own = session.exec(
+                select(ReplyRecord.id).where(ReplyRecord.reply_message_id == message_id)
             )
-            return found.first() is not None
+            return own.first() is not None
 
     def thread_of(self, ids: tuple[str, ...]) -> dict[str, str]:
         """Known thread keys for any of these Message-IDs."""
@@ -162,8 +177,10 @@ class Store:
         links: tuple[str, ...],
         reply: ReplyRecord | None,
         now: datetime,
+        cursor: Cursor | None = None,
     ) -> None:
-        """Store a message's decision, its thread's new state and its reply, atomically."""
+        """Store a message's decision, its thread's new state, its reply and how far its folder
+        is done, atomically."""
         fields = decision.fields
         with Session(self.engine) as session:
             session.add(
@@ -213,10 +230,17 @@ class Store:
                     session.add(ThreadLink(message_id=message_id, thread_key=state.key))
             if reply is not None:
                 session.add(reply)
+            self._move(session, cursor, now)
             self._commit(session)
 
     def record_failure(
-        self, *, message_id: str, source_key: str, error: str, now: datetime
+        self,
+        *,
+        message_id: str,
+        source_key: str,
+        error: str,
+        now: datetime,
+        cursor: Cursor | None = None,
     ) -> None:
         """Remember a message that could not be handled, so the run can go on without it."""
         with Session(self.engine) as session:
@@ -228,7 +252,33 @@ class Store:
             )
             row.error, row.processed_at, row.action = error[:500], now, "ignore"
             session.add(row)
+            self._move(session, cursor, now)
             self._commit(session)
+
+    def cursors(self) -> dict[str, Cursor]:
+        """Every folder's cursor, by folder."""
+        with Session(self.engine) as session:
+            return {
+                row.folder: Cursor(row.folder, row.uidvalidity, row.uid)
+                for row in session.exec(select(FolderCursor))
+            }
+
+    def advance(self, cursor: Cursor, now: datetime) -> None:
+        """Move a folder's cursor past a message that needed no record (seen before)."""
+        with Session(self.engine) as session:
+            self._move(session, cursor, now)
+            self._commit(session)
+
+    @staticmethod
+    def _move(session: Session, cursor: Cursor | None, now: datetime) -> None:
+        if cursor is None:
+            return
+        row = session.get(FolderCursor, cursor.folder)
+        if row is None:
+            row = FolderCursor(folder=cursor.folder, uidvalidity=0, uid=0, updated_at=now)
+        if row.uidvalidity != cursor.uidvalidity or cursor.uid > row.uid:
+            row.uidvalidity, row.uid, row.updated_at = cursor.uidvalidity, cursor.uid, now
+            session.add(row)
 
     def mark_reply(self, in_reply_to: str, *, status: str, now: datetime) -> None:
         """Mark a stored reply as handed to the outbox."""

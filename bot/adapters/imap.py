@@ -1,0 +1,268 @@
+"""The shared quotes mailbox on an IMAP server (imapclient).
+
+The bot never depends on or changes `\\Seen`: folders are opened read-only (EXAMINE) and
+messages fetched with BODY.PEEK. What is done is kept by the store as a cursor per folder
+(UIDVALIDITY and the highest UID handled) and by Message-ID, so mail a person has read is still
+handled, a UIDVALIDITY change re-scans without answering twice, and `UID n:*` returning the last
+message again is filtered out here.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
+from email.message import EmailMessage
+from typing import Any
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from bot.adapters.secrets import credential
+from bot.config import ImapConfig
+from bot.errors import MailboxError
+from bot.model import Cursor, Incoming
+
+log = logging.getLogger(__name__)
+
+IDLE_RENEW_SECONDS = 9 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes; servers cut
+# idle clients sooner (10 minutes on some), so renew before that
+IDLE_CHECK_SECONDS = 30.0
+TRUNCATED_BODY_BYTES = 256 * 1024  # an oversized message: its header and this much of its body
+_ERRORS = (IMAPClientError, OSError, EOFError, ssl.SSLError)
+
+
+class ImapMailbox:
+    """One IMAP account: reads the quotes folder (and the shop's sent folder for context),
+    appends drafts and sent copies, and waits for new mail with IDLE."""
+
+    def __init__(self, config: ImapConfig) -> None:
+        self.config = config
+        self.server = config.server
+        self._client: IMAPClient | None = None
+        self._created: set[str] = set()
+
+    # -- connection -------------------------------------------------------------------------
+
+    @property
+    def account(self) -> str:
+        """The account's name in cursors and logs (never a secret)."""
+        return f"{self.server.username}@{self.server.host}"
+
+    def _context(self) -> ssl.SSLContext:
+        cafile = str(self.server.ca_file) if self.server.ca_file else None
+        return ssl.create_default_context(cafile=cafile)
+
+    def connect(self) -> IMAPClient:
+        """The logged-in client, connecting (and logging in) when there is none."""
+        if self._client is not None:
+            return self._client
+        server = self.server
+        where = f"{server.host}:{server.port}"
+        try:
+            client = IMAPClient(
+                server.host,
+                port=server.port,
+                ssl=server.security == "tls",
+                ssl_context=self._context() if server.security == "tls" else None,
+                timeout=server.timeout_seconds,
+            )
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(
+                f"{where}: cannot connect: {_why(exc)}; check mailbox.host"
+            ) from None
+        try:
+            if server.security == "starttls":
+                client.starttls(self._context())
+            self._login(client)
+        except LoginError:
+            _close(client)
+            raise MailboxError(
+                f"{where}: login refused for {server.username}; check mailbox.username and "
+                + (
+                    "mailbox.token_command"
+                    if server.auth == "oauth2"
+                    else f"the password in ${server.password_env}"
+                )
+            ) from None
+        except _ERRORS as exc:
+            _close(client)
+            raise MailboxError(f"{where}: cannot log in: {_why(exc)}") from None
+        self._client = client
+        return client
+
+    def _login(self, client: IMAPClient) -> None:
+        server = self.server
+        if server.auth == "password":
+            client.login(server.username, credential(server))
+            return
+        try:
+            client.oauth2_login(server.username, credential(server))
+        except LoginError:
+            # the token may have expired between the command and its use: one fresh try
+            client.oauth2_login(server.username, credential(server))
+
+    def close(self) -> None:
+        """Log out; never raises."""
+        if self._client is not None:
+            _close(self._client)
+            self._client = None
+
+    def _fail(self, doing: str, exc: BaseException) -> MailboxError:
+        """Drop a connection that failed (the next call reconnects) and say what happened."""
+        self.close()
+        return MailboxError(f"{self.account}: {doing}: {_why(exc)}")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def folders(self) -> tuple[str, ...]:
+        """The folders read each pass: the shop's sent mail first (context), then the quotes."""
+        sent = self.config.sent_folder
+        return (sent, self.config.folder) if sent else (self.config.folder,)
+
+    def cursor_key(self, folder: str) -> str:
+        return f"{self.account}/{folder}"
+
+    def incoming(self, cursors: Mapping[str, Cursor]) -> Iterator[Incoming]:
+        """Every message past the stored cursor of each folder, oldest UID first, in batches.
+        A UIDVALIDITY change starts the folder again from its first UID (the store's
+        Message-IDs keep anything from being answered twice)."""
+        for folder in self.folders():
+            yield from self._folder(folder, cursors.get(self.cursor_key(folder)))
+
+    def _folder(self, folder: str, cursor: Cursor | None) -> Iterator[Incoming]:
+        key = self.cursor_key(folder)
+        try:
+            client = self.connect()
+            info = client.select_folder(folder, readonly=True)
+            validity = int(info[b"UIDVALIDITY"])
+            last = cursor.uid if cursor and cursor.uidvalidity == validity else 0
+            if cursor and cursor.uidvalidity != validity:
+                log.warning(
+                    "%s: UIDVALIDITY changed (%s to %s): re-scanning the folder; messages "
+                    "already handled are recognised by Message-ID",
+                    key,
+                    cursor.uidvalidity,
+                    validity,
+                )
+            if int(info.get(b"EXISTS", 1)) == 0:
+                return
+            # "UID n:*" always answers with the highest UID, even below n: filter here
+            uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        except _ERRORS as exc:
+            raise self._fail(f"cannot open folder {folder}", exc) from None
+        size = self.config.batch_size
+        for start in range(0, len(uids), size):
+            batch = uids[start : start + size]
+            for uid, raw, truncated in self._fetch(folder, batch):
+                yield Incoming(
+                    key=f"{folder}/{validity}/{uid}",
+                    raw=raw,
+                    cursor=Cursor(key, validity, uid),
+                    truncated=truncated,
+                    folder_role="sent" if folder == self.config.sent_folder else "inbox",
+                )
+
+    def _fetch(self, folder: str, uids: Sequence[int]) -> Iterator[tuple[int, bytes, bool]]:
+        """(uid, raw, truncated) for a batch, in UID order. A UID the server leaves out ends
+        the batch: it is retried on the next pass, never taken as done."""
+        cap = self.config.max_message_bytes
+        try:
+            client = self.connect()
+            sizes = client.fetch(uids, ["RFC822.SIZE"])
+            small = [u for u in uids if u in sizes and int(sizes[u][b"RFC822.SIZE"]) <= cap]
+            big = [u for u in uids if u in sizes and u not in small]
+            bodies: dict[int, Any] = dict(client.fetch(small, ["BODY.PEEK[]"])) if small else {}
+            if big:
+                parts = client.fetch(
+                    big, ["BODY.PEEK[HEADER]", f"BODY.PEEK[TEXT]<0.{TRUNCATED_BODY_BYTES}>"]
+                )
+                bodies.update(parts)
+        except _ERRORS as exc:
+            raise self._fail(f"cannot fetch from {folder}", exc) from None
+        for uid in uids:
+            data = bodies.get(uid)
+            raw = _raw(data) if data is not None else None
+            if raw is None:
+                log.warning("%s: UID %s was not returned; it is retried next pass", folder, uid)
+                return
+            yield uid, raw, uid in big
+
+    # -- waiting ----------------------------------------------------------------------------
+
+    def wait(self, seconds: float) -> None:
+        """Return when new mail may have arrived in the quotes folder, or after `seconds`.
+        IDLE is only a wake-up hint: the caller always re-syncs from its cursors."""
+        try:
+            client = self.connect()
+            if not self.config.idle or b"IDLE" not in client.capabilities():
+                time.sleep(seconds)
+                return
+            client.select_folder(self.config.folder, readonly=True)
+            client.idle()
+            try:
+                deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
+                while (left := deadline - time.monotonic()) > 0:
+                    answers = client.idle_check(timeout=min(IDLE_CHECK_SECONDS, left))
+                    if any(len(a) > 1 and a[1] in (b"EXISTS", b"RECENT") for a in answers):
+                        break
+            finally:
+                client.idle_done()
+            client.noop()  # idle_check swallows a dead socket; this does not
+        except _ERRORS as exc:
+            raise self._fail("connection lost while waiting for mail", exc) from None
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(self, folder: str, message: EmailMessage, flags: Sequence[bytes]) -> None:
+        """Put a message into a folder (a draft, or the copy of a sent reply), creating the
+        folder the first time it is missing."""
+        raw = message.as_bytes()
+        try:
+            client = self.connect()
+            if folder not in self._created and not client.folder_exists(folder):
+                client.create_folder(folder)
+            self._created.add(folder)
+            client.append(folder, raw, flags=tuple(flags))
+        except _ERRORS as exc:
+            raise self._fail(f"cannot append to {folder}", exc) from None
+
+    def holds(self, folder: str, message_id: str) -> bool:
+        """Whether a folder holds a message with this Message-ID (a reply whose send state a
+        crash left unknown is looked up in the sent folder before it is sent again)."""
+        try:
+            client = self.connect()
+            if not client.folder_exists(folder):
+                return False
+            client.select_folder(folder, readonly=True)
+            return bool(client.search(["HEADER", "Message-ID", message_id]))
+        except _ERRORS as exc:
+            raise self._fail(f"cannot search {folder}", exc) from None
+
+
+def _raw(data: Mapping[bytes, Any]) -> bytes | None:
+    if b"BODY[]" in data:
+        return bytes(data[b"BODY[]"])
+    header = data.get(b"BODY[HEADER]")
+    if header is None:
+        return None
+    text = next((v for k, v in data.items() if k.startswith(b"BODY[TEXT]")), b"") or b""
+    return bytes(header) + bytes(text)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # the connection may already be gone; closing must not raise
+        with suppress(Exception):
+            client.shutdown()

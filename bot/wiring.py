@@ -1,0 +1,98 @@
+"""The one place where the config picks the adapters: which mailbox is read, where replies go."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+from bot.adapters.imap import ImapMailbox
+from bot.adapters.maildir import MaildirOutbox, MaildirSource
+from bot.adapters.smtp import SmtpOutbox
+from bot.config import Config, ImapConfig, SmtpConfig
+from bot.service import Outbox, Source
+
+
+class _Sender(Protocol):
+    def send(self, message: EmailMessage, *, draft: bool = False) -> str: ...
+
+    def delivered(self, message_id: str) -> bool: ...
+
+
+@dataclass
+class ImapOutbox:
+    """Replies for a mailbox on IMAP: drafts go to its Drafts folder flagged `\\Draft` (nothing
+    leaves), sent replies go through `sender` and a copy lands in the sent folder, where people
+    reading the mailbox see it in the thread and where a crash's unknown sends are looked up."""
+
+    mailbox: ImapMailbox
+    sender: _Sender
+
+    def send(self, message: EmailMessage, *, draft: bool = False) -> str:
+        config = self.mailbox.config
+        if draft:
+            self.mailbox.append(config.drafts_folder, message, [b"\\Draft", b"\\Seen"])
+            return str(message["Message-ID"])
+        key = self.sender.send(message)
+        if config.sent_folder and config.save_sent:
+            self.mailbox.append(config.sent_folder, message, [b"\\Seen"])
+        return key
+
+    def delivered(self, message_id: str) -> bool:
+        config = self.mailbox.config
+        folders = [config.drafts_folder]
+        if config.sent_folder:
+            folders.append(config.sent_folder)
+        return any(self.mailbox.holds(folder, message_id) for folder in folders) or (
+            self.sender.delivered(message_id)
+        )
+
+
+class _Unsent:
+    """The SMTP side cannot tell what it sent: the sent folder answers for it."""
+
+    def __init__(self, smtp: SmtpOutbox) -> None:
+        self.smtp = smtp
+
+    def send(self, message: EmailMessage, *, draft: bool = False) -> str:
+        return self.smtp.send(message, draft=draft)
+
+    def delivered(self, message_id: str) -> bool:
+        return False
+
+
+@dataclass
+class Adapters:
+    """The opened adapters of one mailbox; `close()` logs out."""
+
+    source: Source
+    outbox: Outbox
+    imap: ImapMailbox | None = None
+
+    def wait(self, seconds: float) -> None:
+        """Until new mail may be there: IDLE on IMAP, a plain sleep on a Maildir."""
+        if self.imap is not None:
+            self.imap.wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    def close(self) -> None:
+        if self.imap is not None:
+            self.imap.close()
+
+
+def open_adapters(config: Config) -> Adapters:
+    """The source and outbox the config names. Nothing connects until it is first used."""
+    imap: ImapMailbox | None = None
+    source: Source
+    if isinstance(config.mailbox, ImapConfig):
+        source = imap = ImapMailbox(config.mailbox)
+    else:
+        source = MaildirSource(config.mailbox.path)
+    if isinstance(config.outbox, SmtpConfig):
+        sender: _Sender = _Unsent(SmtpOutbox(config.outbox, config.bot.address))
+    else:
+        sender = MaildirOutbox(config.outbox.path)
+    outbox: Outbox = ImapOutbox(imap, sender) if imap else sender
+    return Adapters(source=source, outbox=outbox, imap=imap)

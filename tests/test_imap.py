@@ -1,0 +1,325 @@
+"""The bot against a real Dovecot (IMAP in) and a real aiosmtpd (SMTP out): every new message
+seen once, answered at most once, whatever people, the server or a crash do in between."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+from servers import PASSWORD, Dovecot, SmtpSink, TokenStore
+
+from bot.adapters.imap import ImapMailbox
+from bot.adapters.store import Store
+from bot.config import Config, ImapConfig, SmtpConfig, load_config
+from bot.errors import MailboxError, OutboxError
+from bot.model import Cursor, Incoming
+from bot.rules import load_rules
+from bot.service import Bot, RunReport
+from bot.wiring import Adapters, open_adapters
+
+ROOT = Path(__file__).parent.parent
+BUYER = "lee.park@acme-robotics.example"  # purchasing in examples/quotebot.toml
+
+
+def vague(subject: str = "Re: Quote Q-1042 - bracket", **headers: str) -> bytes:
+    """A buyer's incomplete approval: needs a clarification."""
+    message = EmailMessage()
+    message["From"] = f"Lee Park <{BUYER}>"
+    message["To"] = "quotes@printshop.example"
+    message["Subject"] = subject
+    message["Date"] = "Mon, 02 Mar 2026 09:00:00 +0000"
+    message["Message-ID"] = make_msgid(domain="acme-robotics.example")
+    for name, value in headers.items():
+        del message[name.replace("_", "-")]
+        message[name.replace("_", "-")] = value
+    message.set_content("Looks good, go ahead.\n\nLee\n")
+    return message.as_bytes()
+
+
+@pytest.fixture
+def config(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> Config:
+    """The example config, reading the Dovecot INBOX and sending through the SMTP sink."""
+    monkeypatch.setenv("QUOTEBOT_TEST_PASSWORD", PASSWORD)
+    base = load_config(ROOT / "examples" / "quotebot.toml")
+    return replace(
+        base,
+        mailbox=ImapConfig(
+            kind="imap", server=dovecot.imap_settings().server_config(), sent_folder="Sent"
+        ),
+        outbox=SmtpConfig(kind="smtp", server=smtp_sink.settings().server_config()),
+        database_url=f"sqlite:///{tmp_path / 'quotebot.db'}",
+    )
+
+
+def run(config: Config) -> RunReport:
+    """One pass with freshly opened adapters, as `quotebot run --once` makes it."""
+    adapters = open_adapters(config)
+    try:
+        return _bot(config, adapters).run_once()
+    finally:
+        adapters.close()
+
+
+def _bot(config: Config, adapters: Adapters) -> Bot:
+    return Bot(
+        config,
+        load_rules(config.bot.rules_dir),
+        source=adapters.source,
+        outbox=adapters.outbox,
+        store=Store(config.database_url),
+    )
+
+
+def replies_to(sink: SmtpSink) -> list[str]:
+    """In-Reply-To of every message the SMTP server accepted."""
+    return [
+        str(message_from_bytes(r.content, policy=policy.default)["In-Reply-To"])
+        for r in sink.received
+    ]
+
+
+def test_new_mail_is_answered_once_and_a_copy_lands_in_sent(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """One clarification over SMTP to the buyer, a copy in Sent; the next pass sends nothing."""
+    dovecot.deliver(vague())
+    first = run(config)
+    assert [row.action for row in first.rows] == ["clarify"]
+    assert len(smtp_sink.received) == 1
+    assert smtp_sink.received[0].rcpt_tos == (BUYER,)
+    assert len(dovecot.messages("Sent")) == 1
+    second = run(config)
+    assert second.rows == [] and len(smtp_sink.received) == 1
+
+
+def test_mail_a_person_read_first_is_still_handled_and_flags_stay(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """\\Seen is not a work queue: read mail is answered, unread mail stays unread."""
+    dovecot.deliver(vague(), flags=(b"\\Seen",))
+    dovecot.deliver(vague("Re: Quote Q-1043 - cover"))
+    before = dovecot.flags()
+    run(config)
+    assert len(smtp_sink.received) == 2
+    assert dovecot.flags() == before
+
+
+def test_nothing_new_fetches_nothing(config: Config, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    """`UID n:*` answers with the last message again when nothing is new: the source hands
+    over nothing, so nothing is parsed or counted."""
+    dovecot.deliver(vague())
+    run(config)
+    run(config)  # reads the copy of the reply in Sent
+    cursors = Store(config.database_url).cursors()
+    assert len(cursors) == 2
+    mailbox = ImapMailbox(config.mailbox)  # type: ignore[arg-type]
+    assert list(mailbox.incoming(cursors)) == []
+    mailbox.close()
+
+
+def test_uidvalidity_change_rescans_without_answering_twice(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """The folder is deleted and made again (a new UIDVALIDITY, UIDs from 1 again) with the
+    old mail and one new message: only the new one is answered."""
+    quotes = replace(config, mailbox=replace(config.mailbox, folder="Quotes"))
+    old = vague()
+    dovecot.deliver(old, folder="Quotes")
+    run(quotes)
+    with dovecot.connect() as client:
+        before = client.folder_status("Quotes", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+        client.delete_folder("Quotes")
+    dovecot.deliver(old, folder="Quotes")
+    dovecot.deliver(vague("Re: Quote Q-1050 - hinge"), folder="Quotes")
+    with dovecot.connect() as client:
+        assert client.folder_status("Quotes", [b"UIDVALIDITY"])[b"UIDVALIDITY"] != before
+    report = run(quotes)
+    assert [row.action for row in report.rows] == ["clarify"]
+    assert len(smtp_sink.received) == 2
+
+
+def test_sent_folder_is_context_and_never_answered(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """A message in the shop's sent folder is read for thread context, never answered, even
+    when it is from an address the config does not know as the shop's."""
+    dovecot.deliver(vague(From="Mira <mira@printshop.example>"), folder="Sent")
+    report = run(replace(config, customer_domains=()))  # no domain filter to hide behind
+    assert [row.action for row in report.rows] == ["ignore"] and smtp_sink.received == []
+
+
+def test_draft_mode_appends_a_draft_and_sends_nothing(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """In draft mode the reply waits in Drafts, flagged \\Draft, for a person to send."""
+    dovecot.deliver(vague())
+    run(replace(config, bot=replace(config.bot, mode="draft")))
+    assert smtp_sink.received == []
+    drafts = dovecot.flags("Drafts")
+    assert len(drafts) == 1 and b"\\Draft" in next(iter(drafts.values()))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto_Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+        {"List_Id": "<quotes.lists.acme-robotics.example>"},
+        {"X_Auto_Response_Suppress": "OOF, AutoReply"},
+    ],
+    ids=["auto-submitted", "precedence", "list-id", "x-auto-response-suppress"],
+)
+def test_never_answered_over_imap(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, headers: dict[str, str]
+) -> None:
+    """Auto-replies and list mail are recorded and never answered."""
+    dovecot.deliver(vague(**headers))
+    report = run(config)
+    assert [row.action for row in report.rows] == ["ignore"] and smtp_sink.received == []
+
+
+def test_oversized_message_is_decided_from_its_start(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """A message over max_message_bytes is fetched as header plus the start of its body."""
+    message = message_from_bytes(vague(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    message.add_attachment(b"\0" * 300_000, maintype="application", subtype="octet-stream")
+    dovecot.deliver(message.as_bytes())
+    capped = replace(config, mailbox=replace(config.mailbox, max_message_bytes=100_000))
+    report = run(capped)
+    assert [row.action for row in report.rows] == ["clarify"] and len(smtp_sink.received) == 1
+
+
+class _DropAfterFirst:
+    """A source whose server dies after handing over the first message."""
+
+    def __init__(self, inner: ImapMailbox, server: Dovecot) -> None:
+        self.inner, self.server = inner, server
+
+    def incoming(self, cursors: Mapping[str, Cursor]) -> Iterator[Incoming]:
+        for index, item in enumerate(self.inner.incoming(cursors)):
+            yield item
+            if index == 0:
+                self.server.stop()
+
+
+def test_connection_lost_mid_fetch_loses_and_doubles_nothing(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """The server dies after the first of three messages (batches of one): the pass stops
+    with a MailboxError; after the restart the other two are answered, the first not again."""
+    for quote in ("Q-1101", "Q-1102", "Q-1103"):
+        dovecot.deliver(vague(f"Re: Quote {quote}"))
+    small = replace(config, mailbox=replace(config.mailbox, batch_size=1, sent_folder=None))
+    adapters = open_adapters(small)
+    assert adapters.imap is not None
+    bot = _bot(small, adapters)
+    bot.source = _DropAfterFirst(adapters.imap, dovecot)
+    with pytest.raises(MailboxError):
+        bot.run_once()
+    adapters.close()
+    dovecot.start()
+    report = run(small)
+    assert len(report.rows) == 2
+    assert sorted(replies_to(smtp_sink)) == sorted(set(replies_to(smtp_sink)))
+    assert len(smtp_sink.received) == 3
+
+
+def test_crash_between_stored_and_sent_sends_once_later(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """The SMTP server refuses for now (451): the reply stays stored as pending and goes out on
+    the next pass, once."""
+    dovecot.deliver(vague())
+    smtp_sink.fail_next(451)
+    with pytest.raises(OutboxError, match="temporary"):
+        run(config)
+    assert smtp_sink.received == []
+    run(config)
+    run(config)
+    assert len(smtp_sink.received) == 1
+
+
+def test_crash_between_sent_and_marked_is_found_in_sent(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the reply went out but before it was marked sent: the next pass
+    finds it in the Sent folder by Message-ID and does not send it again."""
+    dovecot.deliver(vague())
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Store, "mark_reply", crash)
+        with pytest.raises(SystemExit):
+            run(config)
+    assert len(smtp_sink.received) == 1
+    run(config)
+    assert len(smtp_sink.received) == 1
+    assert Store(config.database_url).pending_replies() == []
+
+
+def test_idle_wakes_the_bot_when_mail_arrives(config: Config, dovecot: Dovecot) -> None:
+    """wait() returns when a message arrives, long before its timeout."""
+    mailbox = ImapMailbox(config.mailbox)  # type: ignore[arg-type]
+    mailbox.connect()
+    woke = threading.Event()
+
+    def waiting() -> None:
+        mailbox.wait(120)
+        woke.set()
+
+    thread = threading.Thread(target=waiting, daemon=True)
+    thread.start()
+    assert not woke.wait(1.0)  # IDLE is waiting
+    dovecot.deliver(vague())
+    assert woke.wait(30), "IDLE did not wake on new mail"
+    thread.join(5)
+    mailbox.close()
+
+
+# imapclient leaves the socket of a failed TLS handshake to the garbage collector
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_tls_verifies_the_server_certificate(
+    config: Config, dovecot_tls: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Implicit TLS works with the CA the config names, and is refused without it."""
+    trusted = ImapConfig(kind="imap", server=dovecot_tls.imap_settings().server_config())
+    dovecot_tls.deliver(vague())
+    assert len(list(ImapMailbox(trusted).incoming({}))) == 1
+    untrusted = replace(trusted, server=replace(trusted.server, ca_file=None))
+    with pytest.raises(MailboxError, match="certificate"):
+        list(ImapMailbox(untrusted).incoming({}))
+
+
+def test_oauth2_token_command_is_run_again_when_refused(
+    tmp_path: Path, dovecot_oauth2: Dovecot, oauth2_tokens: TokenStore
+) -> None:
+    """XOAUTH2 with the token a command prints; a refused (expired) token makes the bot run
+    the command once more, as mbsync and msmtp users expect."""
+    oauth2_tokens.grant("fresh-token")
+    queue = tmp_path / "tokens"
+    queue.write_text("expired-token\nfresh-token\n")
+    command = f"head -n1 {queue} && sed -i 1d {queue}"
+    server = dovecot_oauth2.imap_settings().server_config(auth="oauth2", token_command=command)
+    mailbox = ImapMailbox(ImapConfig(kind="imap", server=server))
+    dovecot_oauth2.deliver(vague())
+    assert len(list(mailbox.incoming({}))) == 1
+    mailbox.close()
+
+
+def test_wrong_password_is_one_clear_error(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused login says which setting to check."""
+    monkeypatch.setenv("QUOTEBOT_TEST_PASSWORD", "wrong")
+    with pytest.raises(MailboxError, match="login refused.*QUOTEBOT_TEST_PASSWORD"):
+        run(config)
