@@ -29,6 +29,12 @@ def never_answer_reason(
         for value in message.header_all(rule.name):
             if rule.value.search(value):
                 return rule.reason.format(value=value[:60])
+    # An out-of-office notice without the headers (iCloud, some Exchange setups): the subject
+    # is only a hint (RFC 3834 3.1.5), so the body must say it too.
+    if any_match(rules.autoreply_subject, message.subject) and any_match(
+        rules.autoreply_body, message.text[:2000]
+    ):
+        return "out-of-office notice (by its subject and text)"
     local = sender.split("@", 1)[0]
     if any_match(rules.never_local_parts, local):
         return f"automatic sender ({local}@...)"

@@ -35,6 +35,18 @@ def decode_words(value: str) -> str:
         return value
 
 
+def raw_8bit(value: str) -> str:
+    """A header written in raw 8-bit (RFC 6532 UTF-8, or an old client's Latin-1) arrives with
+    its bytes escaped as surrogates; decode them as UTF-8, else as Windows-1252."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
 def clean_header(value: str) -> str:
     """Unfold a header value and drop control characters."""
     return _CONTROL.sub("", " ".join(value.split()))
@@ -180,7 +192,9 @@ def parse_message(raw: bytes) -> Message:
         std = email.message_from_bytes(raw, policy=email.policy.compat32)
         plain, html, attachments = _body_from_std(std)
     attachments = _with_pdf_text(std, attachments)
-    headers = tuple((str(k).lower(), clean_header(decode_words(str(v)))) for k, v in std.items())
+    headers = tuple(
+        (str(k).lower(), clean_header(decode_words(raw_8bit(str(v))))) for k, v in std.raw_items()
+    )
     values = dict(reversed(headers))
 
     def get(name: str) -> str | None:

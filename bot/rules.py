@@ -94,6 +94,8 @@ class Rules:
     never_headers: tuple[HeaderRule, ...]
     never_content_types: frozenset[str]
     never_local_parts: Patterns
+    autoreply_subject: Patterns
+    autoreply_body: Patterns
     clause_split: re.Pattern[str]
     reply_languages: tuple[str, ...]
     forward_markers: Patterns
@@ -335,6 +337,8 @@ def load_rules(folder: Path) -> Rules:
         never_headers=_header_rules(never),
         never_content_types=frozenset(never.sub("content_types").strings("never")),
         never_local_parts=never.sub("senders").patterns("local_part"),
+        autoreply_subject=never.sub("autoreply").patterns("subject"),
+        autoreply_body=never.sub("autoreply").patterns("body"),
         reply_languages=zones.sub("reply").strings("languages"),
         forward_markers=zones.sub("forward").patterns("markers"),
         quote_headers=zones.sub("quote").patterns("headers"),

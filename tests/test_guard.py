@@ -131,3 +131,63 @@ def test_reason_names_the_header(rules: Rules) -> None:
     found = reason(rules, message("Auto-Submitted: auto-replied"))
     assert found is not None
     assert "auto-replied" in found.lower()
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        (
+            "Automatic reply: Re: Quote Q-1042",
+            "I am currently out of the office with limited access to email.",
+        ),
+        (
+            "Auto reply: Quote Q-1042",
+            "I'm on vacation until Monday and will get back to you when I return.",
+        ),
+        (
+            "Abwesenheitsnotiz: AW: Angebot Q-1042",
+            "Ich bin bis 10.03. nicht im Büro und habe keinen Zugriff.",
+        ),
+        ("Réponse automatique : Devis Q-1042", "Je suis actuellement en congés jusqu'au 12 mars."),
+    ],
+    ids=["exchange-en", "icloud-en", "outlook-de", "outlook-fr"],
+)
+def test_out_of_office_without_headers_is_never_answered(
+    rules: Rules, subject: str, body: str
+) -> None:
+    """An out-of-office notice with none of the headers is caught by its subject and text."""
+    msg = parse_message(_raw(subject, body))
+    assert reason(rules, msg) == "out-of-office notice (by its subject and text)"
+
+
+def _raw(subject: str, body: str) -> bytes:
+    return (
+        f"From: {BUYER}\r\nTo: quotes@printshop.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: <ooo@acme-robotics.example>\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: text/plain; charset="utf-8"\r\n\r\n{body}\r\n'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        (
+            "Re: Quote Q-1042 (out of office next week)",
+            "Looks good, go ahead with 200 of rev B now.",
+        ),
+        (
+            "Re: Quote Q-1042",
+            "I am out of the office tomorrow, so please start the 200 of rev B today.",
+        ),
+    ],
+    ids=["subject-only", "body-only"],
+)
+def test_one_out_of_office_hint_alone_is_not_enough(rules: Rules, subject: str, body: str) -> None:
+    """A subject hint or an away sentence alone never stops a buyer's real answer."""
+    assert reason(rules, parse_message(_raw(subject, body))) is None
+
+
+def test_every_list_header_means_a_list(rules: Rules) -> None:
+    """Any List-* header (RFC 2369) marks list mail, not just List-Id."""
+    for header in ("List-Help: <mailto:help@lists.example>", "List-Archive: <https://x.example>"):
+        assert "mailing list" in (reason(rules, message(header)) or "")

@@ -211,3 +211,17 @@ def test_html_to_text(html: str, present: str, absent: str) -> None:
     text = html_to_text(html)
     assert present in text
     assert absent not in text
+
+
+@pytest.mark.parametrize(
+    ("raw_subject", "expected"),
+    [
+        ("Réponse automatique : Devis Q-1042".encode(), "Réponse automatique : Devis Q-1042"),
+        ("Freigabe Gehäuse".encode("latin-1"), "Freigabe Gehäuse"),
+    ],
+    ids=["utf-8 (RFC 6532)", "latin-1"],
+)
+def test_raw_8bit_headers_are_decoded(raw_subject: bytes, expected: str) -> None:
+    """A header written in raw 8-bit is read as UTF-8, else as Windows-1252, never as '�'."""
+    raw = b"From: a@acme.example\r\nSubject: " + raw_subject + b"\r\nMessage-ID: <8@a>\r\n\r\nok\r\n"
+    assert parse_message(raw).subject == expected

@@ -131,7 +131,7 @@ class SmtpOutbox:
                 client.starttls(context=context)
                 client.ehlo()
             except BaseException:
-                _close(client)
+                client.close()  # no QUIT: after a failed handshake the session is unusable
                 raise
         return client
 
