@@ -223,5 +223,7 @@ def test_html_to_text(html: str, present: str, absent: str) -> None:
 )
 def test_raw_8bit_headers_are_decoded(raw_subject: bytes, expected: str) -> None:
     """A header written in raw 8-bit is read as UTF-8, else as Windows-1252, never as '�'."""
-    raw = b"From: a@acme.example\r\nSubject: " + raw_subject + b"\r\nMessage-ID: <8@a>\r\n\r\nok\r\n"
+    raw = (
+        b"From: a@acme.example\r\nSubject: " + raw_subject + b"\r\nMessage-ID: <8@a>\r\n\r\nok\r\n"
+    )
     assert parse_message(raw).subject == expected
