@@ -5,19 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
 
 from bot.adapters.imap import ImapMailbox
 from bot.adapters.maildir import MaildirOutbox, MaildirSource
 from bot.adapters.smtp import SmtpOutbox
 from bot.config import Config, ImapConfig, SmtpConfig
 from bot.service import Outbox, Source
-
-
-class _Sender(Protocol):
-    def send(self, message: EmailMessage, *, draft: bool = False) -> str: ...
-
-    def delivered(self, message_id: str) -> bool: ...
 
 
 @dataclass
@@ -27,7 +20,7 @@ class ImapOutbox:
     reading the mailbox see it in the thread and where a crash's unknown sends are looked up."""
 
     mailbox: ImapMailbox
-    sender: _Sender
+    sender: Outbox
 
     def send(self, message: EmailMessage, *, draft: bool = False) -> str:
         config = self.mailbox.config
@@ -47,19 +40,6 @@ class ImapOutbox:
         return any(self.mailbox.holds(folder, message_id) for folder in folders) or (
             self.sender.delivered(message_id)
         )
-
-
-class _Unsent:
-    """The SMTP side cannot tell what it sent: the sent folder answers for it."""
-
-    def __init__(self, smtp: SmtpOutbox) -> None:
-        self.smtp = smtp
-
-    def send(self, message: EmailMessage, *, draft: bool = False) -> str:
-        return self.smtp.send(message, draft=draft)
-
-    def delivered(self, message_id: str) -> bool:
-        return False
 
 
 @dataclass
@@ -91,7 +71,7 @@ def open_adapters(config: Config) -> Adapters:
     else:
         source = MaildirSource(config.mailbox.path)
     if isinstance(config.outbox, SmtpConfig):
-        sender: _Sender = _Unsent(SmtpOutbox(config.outbox, config.bot.address))
+        sender: Outbox = SmtpOutbox(config.outbox, config.bot.address)
     else:
         sender = MaildirOutbox(config.outbox.path)
     outbox: Outbox = ImapOutbox(imap, sender) if imap else sender

@@ -53,8 +53,11 @@ class ImapMailbox:
         return f"{self.server.username}@{self.server.host}"
 
     def _context(self) -> ssl.SSLContext:
-        cafile = str(self.server.ca_file) if self.server.ca_file else None
-        return ssl.create_default_context(cafile=cafile)
+        """Certificates verified against the system's CAs plus `ca_file` when set."""
+        context = ssl.create_default_context()
+        if self.server.ca_file is not None:
+            context.load_verify_locations(cafile=str(self.server.ca_file))
+        return context
 
     def connect(self) -> IMAPClient:
         """The logged-in client, connecting (and logging in) when there is none."""
