@@ -227,7 +227,9 @@ SERVER_KEYS = {
 }
 
 
-def _server(r: _Reader, ports: Mapping[Security, int]) -> ServerConfig:
+def _server(r: _Reader, ports: Mapping[Security, int], *, login: bool = True) -> ServerConfig:
+    """A server table; `login=False`: a relay that takes mail without AUTH is allowed (no
+    username)."""
     host = r.get("host", str, fix='the server name, e.g. "outlook.office365.com"').strip()
     if not host:
         raise r.fail("host", host, "name the server")
@@ -247,10 +249,13 @@ def _server(r: _Reader, ports: Mapping[Security, int]) -> ServerConfig:
     auth = r.get("auth", str, "password")
     if auth not in AUTHS:
         raise r.fail("auth", auth, f"use one of {', '.join(AUTHS)}")
-    username = r.get("username", str, fix="the login name, usually the mailbox address")
+    if login:
+        username = r.get("username", str, fix="the login name, usually the mailbox address")
+    else:
+        username = r.get("username", str, "")
     password_env = r.get("password_env", str, None)
     token_command = r.get("token_command", str, None)
-    if auth == "password" and not password_env:
+    if auth == "password" and username and not password_env:
         raise r.fail(
             "password_env",
             password_env,
@@ -322,7 +327,8 @@ def _outbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | SmtpConfig:
     if kind != "smtp":
         raise r.fail("kind", kind, 'use "maildir" or "smtp"')
     r.check_known(SERVER_KEYS | {"kind"})
-    return SmtpConfig(kind="smtp", server=_server(r, {"tls": 465, "starttls": 587, "none": 25}))
+    ports: dict[Security, int] = {"tls": 465, "starttls": 587, "none": 25}
+    return SmtpConfig(kind="smtp", server=_server(r, ports, login=False))
 
 
 def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:

@@ -209,9 +209,13 @@ class ImapMailbox:
             try:
                 deadline = time.monotonic() + min(seconds, IDLE_RENEW_SECONDS)
                 while (left := deadline - time.monotonic()) > 0:
-                    answers = client.idle_check(timeout=min(IDLE_CHECK_SECONDS, left))
+                    step = min(IDLE_CHECK_SECONDS, left)
+                    started = time.monotonic()
+                    answers = client.idle_check(timeout=step)
                     if any(len(a) > 1 and a[1] in (b"EXISTS", b"RECENT") for a in answers):
                         break
+                    if not answers and time.monotonic() - started < step / 2:
+                        break  # readable but nothing read: EOF, which idle_check swallows
             finally:
                 client.idle_done()
             client.noop()  # idle_check swallows a dead socket; this does not

@@ -1,0 +1,83 @@
+"""`quotebot run` as the service it is: a real process that waits with IDLE, answers new mail
+while it runs, survives the IMAP server going away, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from servers import PASSWORD, Dovecot, SmtpSink
+from test_imap import vague
+
+ROOT = Path(__file__).parent.parent
+
+
+def _until(condition: Callable[[], bool], seconds: float) -> bool:
+    """Poll `condition` until it holds or `seconds` pass (a wait, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_run_answers_while_running_and_reconnects(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """Mail that arrives while the bot waits is answered; after the server restarts, the bot
+    reconnects and answers the next message; SIGINT ends it with status 0."""
+    imap, smtp = dovecot.imap_settings(), smtp_sink.settings()
+    config = tmp_path / "quotebot.toml"
+    config.write_text(
+        f"""
+[bot]
+address = "quotes@printshop.example"
+[mailbox]
+kind = "imap"
+host = "{imap.host}"
+port = {imap.port}
+security = "none"
+username = "{imap.username}"
+password_env = "QUOTEBOT_TEST_PASSWORD"
+timeout_seconds = 5
+[outbox]
+kind = "smtp"
+host = "{smtp.host}"
+port = {smtp.port}
+security = "none"
+[database]
+url = "sqlite:///{tmp_path / "quotebot.db"}"
+[customers]
+domains = ["acme-robotics.example"]
+""",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "QUOTEBOT_TEST_PASSWORD": PASSWORD}
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "-v", "--config", str(config), "--interval", "60"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(1.0)  # let the first pass end and IDLE begin (mail before it is fine too)
+        dovecot.deliver(vague("Re: Quote Q-2001"))
+        assert _until(lambda: len(smtp_sink.received) == 1, 30), "no reply while running"
+        dovecot.restart()
+        dovecot.deliver(vague("Re: Quote Q-2002"))
+        assert _until(lambda: len(smtp_sink.received) == 2, 60), "no reply after reconnect"
+    finally:
+        bot.send_signal(signal.SIGINT)
+        out, err = bot.communicate(timeout=30)
+    log = err.decode()
+    assert bot.returncode == 0, log
+    assert "Traceback" not in log
+    assert "retrying in" in log  # the lost connection was logged once, then retried
+    assert len(smtp_sink.received) == 2
