@@ -75,7 +75,7 @@ domains = ["acme-robotics.example"]
         assert _until(lambda: len(smtp_sink.received) == 2, 60), "no reply after reconnect"
     finally:
         bot.send_signal(signal.SIGINT)
-        out, err = bot.communicate(timeout=30)
+        _out, err = bot.communicate(timeout=30)
     log = err.decode()
     assert bot.returncode == 0, log
     assert "Traceback" not in log
