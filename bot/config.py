@@ -24,7 +24,7 @@ class BotConfig:
 
     address: str
     mode: Mode = "send"
-    since: datetime = datetime(1970, 1, 1, tzinfo=UTC)
+    since: datetime | None = None  # None: the moment the bot first ran on its database
     name: str = "Quotes desk"
     aliases: tuple[str, ...] = ()
     reply_interval_hours: float = 24.0

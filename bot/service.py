@@ -108,6 +108,9 @@ class Bot:
         self.source, self.outbox, self.store, self.clock = source, outbox, store, clock
         self.context = context_for(config)
         self.sender = Sender(address=config.bot.address, name=config.bot.name)
+        # mail older than this is thread context only: by default the bot's first start, so
+        # turning it on over a mailbox with years of history answers none of them
+        self.since = config.bot.since or store.first_started(clock())
 
     def run_once(self) -> RunReport:
         """One pass: every message not seen before is decided, answered if needed, recorded."""
@@ -218,8 +221,9 @@ class Bot:
         """The reply to send (if any), its status and why."""
         if decision.action != "clarify":
             return None, "", ""
-        if message.date is not None and message.date < self.config.bot.since:
-            return None, "suppressed", "older than bot.since: indexed for context, never answered"
+        if message.date is not None and message.date < self.since:
+            why = "older than bot.since" if self.config.bot.since else "older than the first run"
+            return None, "suppressed", f"{why}: indexed for context, never answered"
         interval = timedelta(hours=self.config.bot.reply_interval_hours)
         suppressed = reply_suppressed(decision, message, state, interval=interval, now=now)
         if suppressed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox
 import shutil
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,26 @@ def test_a_broken_message_does_not_stop_the_run(config: Config) -> None:
     report = _bot(config).run_once()
     assert report.failed == 1
     assert len(report.rows) > 20
+
+
+def test_without_since_mail_before_the_first_run_is_never_answered(
+    config: Config, tmp_path: Path
+) -> None:
+    """Turned on over a mailbox with history and no bot.since, the bot answers nothing that
+    arrived before its first run, and answers what arrives after it."""
+    history = replace(config, bot=replace(config.bot, since=None))
+    first_run = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def bot(now: datetime) -> Bot:
+        return Bot(
+            history,
+            load_rules(history.bot.rules_dir),
+            source=MaildirSource(history.mailbox.path),
+            outbox=MaildirOutbox(history.outbox.path),
+            store=Store(history.database_url),
+            clock=lambda: now,
+        )
+
+    report = bot(first_run).run_once()
+    assert report.rows and report.replies == []  # the examples are all older than 2030
+    assert bot(datetime(2031, 1, 1, tzinfo=UTC)).since == first_run  # kept, not moved

@@ -72,6 +72,13 @@ class FolderCursor(SQLModel, table=True):
     updated_at: datetime
 
 
+class Setting(SQLModel, table=True):
+    """A value the bot keeps about itself (when it first ran, say)."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
 class ThreadLink(SQLModel, table=True):
     """A Message-ID that belongs to a thread (its own or one it references)."""
 
@@ -254,6 +261,16 @@ class Store:
             session.add(row)
             self._move(session, cursor, now)
             self._commit(session)
+
+    def first_started(self, now: datetime) -> datetime:
+        """When the bot first ran on this database (recorded now if it never did)."""
+        with Session(self.engine) as session:
+            row = session.get(Setting, "first_started")
+            if row is None:
+                row = Setting(key="first_started", value=now.isoformat())
+                session.add(row)
+                self._commit(session)
+            return datetime.fromisoformat(row.value)
 
     def cursors(self) -> dict[str, Cursor]:
         """Every folder's cursor, by folder."""
