@@ -255,16 +255,21 @@ def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose:
 
 def _serve(bot: Bot, adapters: Adapters, interval: int, show_reply: bool) -> None:
     """Pass after pass; between passes wait for new mail (IDLE) or `interval` seconds. A lost
-    connection is logged once per failure and retried with backoff; every pass re-syncs in
-    full from the stored cursors, so nothing that arrived meanwhile is missed."""
-    failures = 0
+    connection is logged once with its cause and retried with backoff until it comes back;
+    every pass re-syncs in full from the stored cursors, so nothing that arrived meanwhile is
+    missed."""
+    failures, last_error = 0, ""
     while True:
         try:
             _print_report(bot.run_once(), show_reply)
-            failures = 0
+            if failures:
+                log.warning("working again after %d failed attempt(s)", failures)
+            failures, last_error = 0, ""
             adapters.wait(interval)
         except (MailboxError, OutboxError) as exc:
             failures += 1
             delay = min(BACKOFF_MAX_SECONDS, 2 ** min(failures, 10))
-            log.error("%s; retrying in %d s", exc, delay)
+            if str(exc) != last_error:
+                log.error("%s; retrying in %d s, then with backoff", exc, delay)
+            last_error = str(exc)
             time.sleep(delay)

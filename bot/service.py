@@ -21,6 +21,7 @@ from bot.rules import Rules
 from bot.threads import thread_ids, thread_key
 
 log = logging.getLogger(__name__)
+CLOCK_DRIFT = timedelta(minutes=10)  # a sender's Date may run this far behind ours
 
 
 class Source(Protocol):
@@ -108,9 +109,9 @@ class Bot:
         self.source, self.outbox, self.store, self.clock = source, outbox, store, clock
         self.context = context_for(config)
         self.sender = Sender(address=config.bot.address, name=config.bot.name)
-        # mail older than this is thread context only: by default the bot's first start, so
-        # turning it on over a mailbox with years of history answers none of them
-        self.since = config.bot.since or store.first_started(clock())
+        # mail older than this is thread context only: by default the bot's first start (less
+        # the drift of senders' clocks), so turning it on over years of history answers none
+        self.since = config.bot.since or store.first_started(clock()) - CLOCK_DRIFT
 
     def run_once(self) -> RunReport:
         """One pass: every message not seen before is decided, answered if needed, recorded."""
