@@ -16,7 +16,7 @@ from bot.decide import Context, decide, own_sentences, reply_suppressed
 from bot.errors import MessageError, QuotebotError
 from bot.model import Cursor, Decision, Incoming, Message, ThreadState
 from bot.parse import parse_message
-from bot.render import Sender, render_reply
+from bot.render import Sender, quoted_sentence, render_reply
 from bot.rules import Rules
 from bot.threads import thread_ids, thread_key
 
@@ -114,8 +114,35 @@ class Bot:
         self.since = config.bot.since or store.first_started(clock()) - CLOCK_DRIFT
 
     def run_once(self) -> RunReport:
-        """One pass: every message not seen before is decided, answered if needed, recorded."""
+        """One pass: every message not seen before is decided, answered if needed, recorded.
+        The pass itself is recorded too (the digest's health part): what it did, or the
+        mailbox, outbox or database error that ended it."""
+        run_id = self.store.start_run(self.clock())
         report = RunReport()
+        try:
+            self._pass(report)
+        except QuotebotError as exc:
+            self._finish(run_id, report, error=str(exc))
+            raise
+        self._finish(run_id, report)
+        return report
+
+    def _finish(self, run_id: int, report: RunReport, error: str | None = None) -> None:
+        statuses = [row.reply for row in report.rows]
+        try:
+            self.store.finish_run(
+                run_id,
+                now=self.clock(),
+                handled=len(report.rows),
+                sent=statuses.count("sent"),
+                drafted=statuses.count("drafted"),
+                failed=report.failed,
+                error=error,
+            )
+        except QuotebotError as exc:  # the database itself failed: keep the first error
+            log.error("cannot record the pass: %s", exc)
+
+    def _pass(self, report: RunReport) -> None:
         self._resend_pending()
         for item in self.source.incoming(self.store.cursors()):
             try:
@@ -132,7 +159,6 @@ class Bot:
                     cursor=item.cursor,
                 )
                 report.rows.append(Row(item.key, "", "", "ignore", "none", (), "", error=str(exc)))
-        return report
 
     def _handle(self, item: Incoming, report: RunReport) -> None:
         try:
@@ -191,6 +217,7 @@ class Bot:
             reply=record,
             now=now,
             cursor=item.cursor,
+            sentence=quoted_sentence(decision) if decision.statements else "",
         )
         if reply is not None and status in ("sent", "drafted"):
             self.outbox.send(reply, draft=status == "drafted")

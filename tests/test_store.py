@@ -21,3 +21,22 @@ def test_database_without_new_thread_column_is_upgraded(tmp_path: Path) -> None:
         )
     state = Store(f"sqlite:///{path}").thread("q-1042")
     assert (state.status, state.quoted_revisions) == ("released", frozenset())
+
+
+def test_database_without_new_message_columns_is_upgraded(tmp_path: Path) -> None:
+    """sentence and thread_status came later: an older file gets them and keeps its rows."""
+    path = tmp_path / "old.db"
+    Store(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        for column in ("sentence", "thread_status"):
+            db.execute(f"ALTER TABLE messagerecord DROP COLUMN {column}")
+        db.execute(
+            "INSERT INTO messagerecord (message_id, source_key, thread_key, sender, subject, "
+            "processed_at, action, stage, missing, reason, fields_json) VALUES ('<a@b>', 'k', "
+            "'q-1', 'a@b', 's', '2026-11-01 08:00:00', 'record', 'production', '[]', '', '{}')"
+        )
+    store = Store(f"sqlite:///{path}")
+    assert store.seen("<a@b>")
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT sentence, thread_status FROM messagerecord").fetchone()
+    assert row == ("", "")

@@ -31,6 +31,8 @@ class MessageRecord(SQLModel, table=True):
     missing: str = "[]"
     reason: str = ""
     fields_json: str = "{}"
+    sentence: str = ""  # the buyer's sentence the decision rests on (quoted in replies, digest)
+    thread_status: str = ""  # the thread's status after this message
     error: str | None = None
 
 
@@ -56,11 +58,17 @@ def _add_missing_columns(engine: Engine) -> None:
     """Add columns that a database made by an earlier version lacks (nullable or defaulted
     text only; real schema changes come with migrations)."""
     present = {c["name"] for c in inspect(engine).get_columns("threadrecord")}
+    columns = {c["name"] for c in inspect(engine).get_columns("messagerecord")}
     with engine.begin() as conn:
         if "quoted_revisions" not in present:
             conn.execute(
                 text("ALTER TABLE threadrecord ADD COLUMN quoted_revisions VARCHAR DEFAULT '[]'")
             )
+        for column in ("sentence", "thread_status"):
+            if column not in columns:
+                conn.execute(
+                    text(f"ALTER TABLE messagerecord ADD COLUMN {column} VARCHAR DEFAULT ''")
+                )
 
 
 class FolderCursor(SQLModel, table=True):
@@ -70,6 +78,41 @@ class FolderCursor(SQLModel, table=True):
     uidvalidity: int
     uid: int
     updated_at: datetime
+
+
+class RunRecord(SQLModel, table=True):
+    """One pass over the mailbox: what it did, or the error that ended it (the bot's health)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(index=True)
+    finished_at: datetime | None = None
+    handled: int = 0
+    sent: int = 0
+    drafted: int = 0
+    failed: int = 0
+    error: str | None = None  # a login, connection or database error that ended the pass
+
+
+class DigestRecord(SQLModel, table=True):
+    """A digest that went out (the next one covers what happened since)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    sent_at: datetime = Field(index=True)
+    recipient: str = ""
+
+
+class NudgeRecord(SQLModel, table=True):
+    """A reminder sent in a thread whose clarification stayed unanswered."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_key: str = Field(index=True)
+    number: int  # 1 or 2
+    reply_message_id: str = Field(unique=True)
+    recipient: str
+    status: str  # pending | sent | drafted | dry-run
+    body: str = ""
+    created_at: datetime
+    sent_at: datetime | None = None
 
 
 class Setting(SQLModel, table=True):
@@ -185,6 +228,7 @@ class Store:
         reply: ReplyRecord | None,
         now: datetime,
         cursor: Cursor | None = None,
+        sentence: str = "",
     ) -> None:
         """Store a message's decision, its thread's new state, its reply and how far its folder
         is done, atomically."""
@@ -203,6 +247,8 @@ class Store:
                     stage=decision.stage,
                     missing=json.dumps(list(decision.missing)),
                     reason=decision.reason,
+                    sentence=sentence,
+                    thread_status=state.status,
                     fields_json=json.dumps(
                         {
                             "quantity": fields.quantity,
@@ -260,6 +306,37 @@ class Store:
             row.error, row.processed_at, row.action = error[:500], now, "ignore"
             session.add(row)
             self._move(session, cursor, now)
+            self._commit(session)
+
+    def start_run(self, now: datetime) -> int:
+        """Record that a pass began; returns its id for `finish_run`."""
+        with Session(self.engine) as session:
+            row = RunRecord(started_at=now)
+            session.add(row)
+            self._commit(session)
+            session.refresh(row)
+            assert row.id is not None
+            return row.id
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        now: datetime,
+        handled: int = 0,
+        sent: int = 0,
+        drafted: int = 0,
+        failed: int = 0,
+        error: str | None = None,
+    ) -> None:
+        """Record how a pass ended."""
+        with Session(self.engine) as session:
+            row = session.get(RunRecord, run_id)
+            if row is None:
+                return
+            row.finished_at, row.handled, row.sent = now, handled, sent
+            row.drafted, row.failed, row.error = drafted, failed, error and error[:500]
+            session.add(row)
             self._commit(session)
 
     def first_started(self, now: datetime) -> datetime:
