@@ -5,9 +5,10 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
 from bot.model import ROLES, Contact, Role
@@ -87,6 +88,29 @@ class SmtpConfig:
     server: ServerConfig
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The `[schedule]` table: how often the mailbox is read and when to remind."""
+
+    poll_seconds: int = 60  # between passes (IMAP IDLE wakes the bot sooner)
+    nudge_days: float = 2.0  # a clarification unanswered this long gets a reminder
+    max_nudges: int = 2  # reminders per thread; after that the digest asks for a call
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    """The `[digest]` table: the ops lead's morning email."""
+
+    to: tuple[str, ...] = ()  # empty: no digest is sent (quotebot digest still prints one)
+    time: time = time(7, 30)
+    timezone: tzinfo | None = None  # None: the machine's
+    weekdays: tuple[str, ...] = WEEKDAYS[:5]
+    stale_days: float = 3.0  # awaiting longer than this: marked for a phone call
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole config file."""
@@ -98,6 +122,8 @@ class Config:
     database_url: str
     customer_domains: tuple[str, ...]
     contacts: tuple[Contact, ...]
+    schedule: ScheduleConfig = ScheduleConfig()
+    digest: DigestConfig = DigestConfig()
 
     def contact(self, address: str) -> Contact | None:
         """The directory entry for an address, compared case-insensitively."""
@@ -122,7 +148,9 @@ class _Reader:
     def fail(self, key: str, value: object, fix: str) -> ConfigError:
         return ConfigError(f"{self.source}: {self.prefix}{key} = {value!r}: {fix}")
 
-    def get(self, key: str, kind: type, default: Any = ..., *, fix: str = "") -> Any:
+    def get(
+        self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, fix: str = ""
+    ) -> Any:
         if key not in self.table:
             if default is ...:
                 raise ConfigError(f"{self.source}: {self.prefix}{key} is missing: {fix}")
@@ -131,7 +159,9 @@ class _Reader:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise self.fail(key, value, f"expected a {kind.__name__}. {fix}".strip())
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            expected = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(key, value, f"expected a {expected}. {fix}".strip())
         return value
 
     def check_known(self, known: set[str]) -> None:
@@ -331,6 +361,53 @@ def _outbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | SmtpConfig:
     return SmtpConfig(kind="smtp", server=_server(r, ports, login=False))
 
 
+def _schedule(source: Path, raw: Mapping[str, Any]) -> ScheduleConfig:
+    r = _Reader(source, raw, "schedule.")
+    r.check_known({"poll_seconds", "nudge_days", "max_nudges"})
+    poll = r.get("poll_seconds", int, 60)
+    if poll < 5:
+        raise r.fail("poll_seconds", poll, "use 5 seconds or more")
+    nudge_days = r.get("nudge_days", float, 2.0)
+    if nudge_days <= 0:
+        raise r.fail("nudge_days", nudge_days, "use a positive number of days")
+    max_nudges = r.get("max_nudges", int, 2)
+    if not 0 <= max_nudges <= 5:
+        raise r.fail("max_nudges", max_nudges, "use 0 (no reminders) to 5")
+    return ScheduleConfig(poll_seconds=poll, nudge_days=nudge_days, max_nudges=max_nudges)
+
+
+def _digest(source: Path, raw: Mapping[str, Any]) -> DigestConfig:
+    r = _Reader(source, raw, "digest.")
+    r.check_known({"to", "time", "timezone", "weekdays", "stale_days"})
+    to = r.get("to", (str, list), [])
+    recipients = tuple(_address(r, "to", a) for a in ([to] if isinstance(to, str) else to))
+    at = r.get("time", (str, time), "07:30")
+    if isinstance(at, str):
+        try:
+            at = time.fromisoformat(at)
+        except ValueError:
+            raise r.fail("time", at, 'write the time of day as "07:30"') from None
+    zone = None
+    if "timezone" in raw:
+        name = r.get("timezone", str)
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise r.fail(
+                "timezone", name, 'use an IANA name such as "Europe/Berlin" or "America/Chicago"'
+            ) from None
+    days = tuple(str(d).lower()[:3] for d in r.get("weekdays", list, list(WEEKDAYS[:5])))
+    for day in days:
+        if day not in WEEKDAYS:
+            raise r.fail("weekdays", day, f"use day names: {', '.join(WEEKDAYS)}")
+    stale = r.get("stale_days", float, 3.0)
+    if stale <= 0:
+        raise r.fail("stale_days", stale, "use a positive number of days")
+    return DigestConfig(
+        to=recipients, time=at, timezone=zone, weekdays=days or WEEKDAYS[:5], stale_days=stale
+    )
+
+
 def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
     if not isinstance(raw, list):
         raise ConfigError(
@@ -351,13 +428,15 @@ def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
 def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
     """Validate a TOML document already read into a dict."""
     top = _Reader(source, raw, "")
-    top.check_known({"bot", "mailbox", "outbox", "database", "customers", "contacts"})
+    top.check_known(
+        {"bot", "mailbox", "outbox", "database", "customers", "contacts", "schedule", "digest"}
+    )
     tables = {}
-    for name in ("bot", "mailbox", "outbox", "database", "customers"):
+    for name in ("bot", "mailbox", "outbox", "database", "customers", "schedule", "digest"):
         tables[name] = top.get(
             name,
             dict,
-            {} if name in ("database", "customers") else ...,
+            {} if name in ("database", "customers", "schedule", "digest") else ...,
             fix=f"add a [{name}] table (see config.example.toml)",
         )
     db = _Reader(source, tables["database"], "database.")
@@ -376,6 +455,8 @@ def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
         database_url=db.get("url", str, "sqlite:///var/quotebot.db"),
         customer_domains=tuple(d.lower() for d in domains),
         contacts=_contacts(source, raw.get("contacts", [])),
+        schedule=_schedule(source, tables["schedule"]),
+        digest=_digest(source, tables["digest"]),
     )
 
 

@@ -46,7 +46,8 @@ def _environment(folder: Path) -> jinja2.Environment:
     )
 
 
-def _render(folder: Path, name: str, context: dict[str, object]) -> str:
+def render_template(folder: Path, name: str, context: dict[str, object]) -> str:
+    """A template of the templates folder, rendered; a missing one is a TemplateError."""
     try:
         return _environment(folder).get_template(name).render(context)
     except jinja2.TemplateNotFound:
@@ -105,6 +106,6 @@ def render_reply(
     reply["Auto-Submitted"] = "auto-replied"
     reply["X-Auto-Response-Suppress"] = "All"
     reply["X-Quotebot"] = "clarify"
-    reply.set_content(_render(templates, "clarify.txt.j2", context))
-    reply.add_alternative(_render(templates, "clarify.html.j2", context), subtype="html")
+    reply.set_content(render_template(templates, "clarify.txt.j2", context))
+    reply.add_alternative(render_template(templates, "clarify.html.j2", context), subtype="html")
     return reply

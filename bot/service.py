@@ -15,6 +15,7 @@ from bot.config import Config
 from bot.decide import Context, decide, own_sentences, reply_suppressed
 from bot.errors import MessageError, QuotebotError
 from bot.model import Cursor, Decision, Incoming, Message, ThreadState
+from bot.nudge import due, render_nudge
 from bot.parse import parse_message
 from bot.render import Sender, quoted_sentence, render_reply
 from bot.rules import Rules
@@ -269,6 +270,43 @@ class Bot:
         status = {"send": "sent", "draft": "drafted", "dry-run": "dry-run"}[mode]
         return reply, status, ""
 
+    def nudge(self) -> int:
+        """Remind buyers whose clarification stayed unanswered for `schedule.nudge_days` (at
+        most `schedule.max_nudges` times per clarification); returns how many went out."""
+        schedule, now = self.config.schedule, self.clock()
+        mode = self.config.bot.mode
+        if mode == "dry-run":
+            return 0
+        threads = due(
+            self.store.awaiting(),
+            now=now,
+            after=timedelta(days=schedule.nudge_days),
+            most=schedule.max_nudges,
+        )
+        for thread in threads:
+            reminder = render_nudge(
+                thread,
+                self.rules,
+                sender=self.sender,
+                templates=self.config.bot.templates_dir,
+                now=now,
+            )
+            message_id = str(reminder["Message-ID"])
+            status = "drafted" if mode == "draft" else "sent"
+            self.store.record_nudge(
+                thread_key=thread.thread_key,
+                number=thread.nudges + 1,
+                reply=reminder.as_string(),
+                message_id=message_id,
+                recipient=thread.recipient,
+                status="pending",
+                now=now,
+            )
+            self.outbox.send(reminder, draft=mode == "draft")
+            self.store.mark_nudge(message_id, status=status, now=self.clock())
+            log.info("reminder %d sent in thread %s", thread.nudges + 1, thread.thread_key)
+        return len(threads)
+
     def _resend_pending(self) -> None:
         """Hand on replies stored before a crash that never reached the outbox; one whose send
         state is unknown is looked up first (the sent folder), so it never goes out twice."""
@@ -282,3 +320,10 @@ class Bot:
                 assert isinstance(reply, EmailMessage)
                 self.outbox.send(reply, draft=draft)
             self.store.mark_reply(row.in_reply_to, status=status, now=self.clock())
+        for nudge in self.store.pending_nudges():
+            status = "drafted" if draft else "sent"
+            if not self.outbox.delivered(nudge.reply_message_id):
+                reminder = message_from_string(nudge.body, policy=policy.default)
+                assert isinstance(reminder, EmailMessage)
+                self.outbox.send(reminder, draft=draft)
+            self.store.mark_nudge(nudge.reply_message_id, status=status, now=self.clock())

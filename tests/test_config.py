@@ -56,7 +56,7 @@ def _with(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
     raw = copy.deepcopy(BASE)
     target: Any = raw
     for key in path[:-1]:
-        target = target[key]
+        target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
     if value is DELETE:
         del target[path[-1]]
     else:
@@ -240,3 +240,37 @@ def test_clear_text_is_allowed_on_loopback_only() -> None:
     local = {**IMAP, "host": "127.0.0.1", "security": "none"}
     config = parse_config(SOURCE, _with(("mailbox",), local))
     assert isinstance(config.mailbox, ImapConfig) and config.mailbox.server.port == 143
+
+
+def test_schedule_and_digest_tables() -> None:
+    """[schedule] and [digest] are read with their defaults; the timezone is an IANA zone."""
+    raw = _with(("schedule",), {"poll_seconds": 30, "nudge_days": 1.5})
+    raw["digest"] = {"to": "ops@printshop.example", "time": "06:45", "timezone": "Europe/Berlin"}
+    config = parse_config(SOURCE, raw)
+    assert (config.schedule.poll_seconds, config.schedule.nudge_days) == (30, 1.5)
+    assert config.schedule.max_nudges == 2
+    assert config.digest.to == ("ops@printshop.example",)
+    assert config.digest.time.isoformat() == "06:45:00"
+    assert str(config.digest.timezone) == "Europe/Berlin"
+    assert config.digest.weekdays == ("mon", "tue", "wed", "thu", "fri")
+
+
+@pytest.mark.parametrize(
+    ("table", "value", "expected"),
+    [
+        (("digest", "timezone"), "Mars/Olympus", ["digest.timezone", "IANA"]),
+        (("digest", "time"), "7.30am", ["digest.time", '"07:30"']),
+        (("digest", "weekdays"), ["monday", "funday"], ["digest.weekdays", "'fun'"]),
+        (("digest", "to"), "Ops <ops@printshop.example>", ["digest.to", "bare address"]),
+        (("schedule", "poll_seconds"), 1, ["schedule.poll_seconds", "5 seconds"]),
+    ],
+    ids=["bad-zone", "bad-time", "bad-weekday", "named-address", "poll-too-fast"],
+)
+def test_bad_schedule_or_digest_value(
+    table: tuple[str, str], value: object, expected: list[str]
+) -> None:
+    """A wrong [schedule] or [digest] value names the key, the value and the fix."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(SOURCE, _with(table, value))
+    for part in expected:
+        assert part in str(caught.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mailbox
 import shutil
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -127,3 +127,36 @@ def test_without_since_mail_before_the_first_run_is_never_answered(
     assert report.rows and report.replies == []  # the examples are all older than 2030
     later = bot(datetime(2031, 1, 1, tzinfo=UTC))
     assert later.since == first_run - CLOCK_DRIFT  # kept from the first run, not moved
+
+
+def test_unanswered_clarifications_get_two_reminders_then_none(config: Config) -> None:
+    """A clarification unanswered for nudge_days gets a reminder in its thread, at most
+    max_nudges (2) times; a thread the buyer answered gets none."""
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    clock = [start]
+
+    def bot() -> Bot:
+        made = _bot(config)
+        made.clock = lambda: clock[0]
+        return made
+
+    first = bot().run_once()
+    asked = {str(r["Message-ID"]): str(r["To"]) for r in first.replies}
+    waiting = len(Store(config.database_url).awaiting())  # threads not answered since
+    assert 0 < waiting <= len(asked)
+    clock[0] = start + timedelta(days=1)
+    assert bot().nudge() == 0  # too early
+    clock[0] = start + timedelta(days=2, hours=1)
+    assert bot().nudge() == waiting
+    assert bot().nudge() == 0  # one reminder per interval
+    clock[0] = start + timedelta(days=4, hours=2)
+    assert bot().nudge() == waiting
+    clock[0] = start + timedelta(days=9)
+    assert bot().nudge() == 0  # two is the most; the digest takes it from here
+    outbox = mailbox.Maildir(config.outbox.path, create=False)
+    reminders = [m for m in outbox if m["X-Quotebot"] == "nudge"]
+    assert len(reminders) == 2 * waiting
+    for reminder in reminders:
+        assert reminder["In-Reply-To"] in asked
+        assert reminder["To"] == asked[reminder["In-Reply-To"]]
+        assert reminder["Auto-Submitted"] == "auto-generated"

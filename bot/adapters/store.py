@@ -13,6 +13,7 @@ from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from bot.errors import StoreError
 from bot.model import Cursor, Decision, ThreadState
+from bot.nudge import Awaiting
 
 
 class MessageRecord(SQLModel, table=True):
@@ -307,6 +308,84 @@ class Store:
             session.add(row)
             self._move(session, cursor, now)
             self._commit(session)
+
+    def awaiting(self) -> list[Awaiting]:
+        """Threads waiting on the buyer, with the clarification that asked and its reminders."""
+        with Session(self.engine) as session:
+            threads = session.exec(select(ThreadRecord).where(ThreadRecord.status == "awaiting"))
+            found = []
+            for thread in threads:
+                asked = session.exec(
+                    select(ReplyRecord)
+                    .where(ReplyRecord.thread_key == thread.key)
+                    .where(ReplyRecord.status.in_(("sent", "drafted")))  # type: ignore[attr-defined]
+                    .order_by(ReplyRecord.created_at.desc())  # type: ignore[attr-defined]
+                ).first()
+                if asked is None or not asked.body:
+                    continue
+                inbound = session.exec(
+                    select(MessageRecord).where(MessageRecord.message_id == asked.in_reply_to)
+                ).first()
+                nudges = list(
+                    session.exec(
+                        select(NudgeRecord)
+                        .where(NudgeRecord.thread_key == thread.key)
+                        .where(NudgeRecord.created_at > asked.created_at)
+                    )
+                )
+                found.append(
+                    Awaiting(
+                        thread_key=thread.key,
+                        asked_at=_aware(asked.sent_at or asked.created_at) or asked.created_at,
+                        recipient=asked.recipient,
+                        clarification=asked.body,
+                        missing=tuple(json.loads(inbound.missing)) if inbound else (),
+                        nudges=len(nudges),
+                        last_nudge_at=_aware(max((n.created_at for n in nudges), default=None)),
+                    )
+                )
+            return found
+
+    def record_nudge(
+        self,
+        *,
+        thread_key: str,
+        number: int,
+        reply: str,
+        message_id: str,
+        recipient: str,
+        status: str,
+        now: datetime,
+    ) -> None:
+        """Store a reminder before it is handed to the outbox (status pending), or as drafted."""
+        with Session(self.engine) as session:
+            session.add(
+                NudgeRecord(
+                    thread_key=thread_key,
+                    number=number,
+                    reply_message_id=message_id,
+                    recipient=recipient,
+                    status=status,
+                    body=reply,
+                    created_at=now,
+                )
+            )
+            self._commit(session)
+
+    def mark_nudge(self, message_id: str, *, status: str, now: datetime) -> None:
+        """Mark a stored reminder as handed to the outbox."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(NudgeRecord).where(NudgeRecord.reply_message_id == message_id)
+            ).one()
+            row.status, row.sent_at = status, now
+            session.add(row)
+            self._commit(session)
+
+    def pending_nudges(self) -> list[NudgeRecord]:
+        """Reminders stored but not confirmed as handed on (after a crash)."""
+        with Session(self.engine) as session:
+            return list(session.exec(select(NudgeRecord).where(NudgeRecord.status == "pending")))
 
     def start_run(self, now: datetime) -> int:
         """Record that a pass began; returns its id for `finish_run`."""
