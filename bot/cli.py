@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -14,25 +13,16 @@ import click
 from bot.adapters.store import Store
 from bot.check import Checked, as_json, check_path
 from bot.config import Config, load_config, parse_config
-from bot.errors import MailboxError, OutboxError, QuotebotError
+from bot.errors import QuotebotError
 from bot.evaluate import evaluate, format_report
+from bot.logs import LogFormat, setup_logging
 from bot.render import quoted_sentence
 from bot.rules import Rules, load_rules
 from bot.service import Bot, RunReport, context_for
-from bot.wiring import Adapters, open_adapters
+from bot.wiring import open_adapters, service
 
 DEFAULT_CONFIG = Path("quotebot.toml")
-BACKOFF_MAX_SECONDS = 300
 log = logging.getLogger("bot")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -96,7 +86,7 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
     Example:
       quotebot check --json tests/data/labelled/001-vague-go-ahead.eml
     """
-    _setup_logging(False)
+    setup_logging(False)
     config, rules = _load_or_defaults(config_path, DEFAULT_CONFIG)
     ctx = context_for(config)
     unreadable = 0
@@ -131,7 +121,7 @@ def eval_command(config_path: Path | None, show_wrong: bool, folder: Path) -> No
     Example:
       quotebot eval tests/data/labelled
     """
-    _setup_logging(False)
+    setup_logging(False)
     config, rules = _load_or_defaults(config_path, folder / "quotebot.toml")
     try:
         report = evaluate(folder, rules, context_for(config))
@@ -210,40 +200,41 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
     show_default=True,
     help="Config file.",
 )
-@click.option("--once", is_flag=True, help="One pass over the mailbox, then exit.")
-@click.option(
-    "--interval",
-    type=click.IntRange(min=5),
-    default=60,
-    show_default=True,
-    help="Most seconds between passes when not --once (IMAP IDLE wakes the bot sooner).",
-)
-@click.option("--show-reply", is_flag=True, help="Print one reply in full after the pass.")
+@click.option("--once", is_flag=True, help="One pass over the mailbox (and reminders), then exit.")
+@click.option("--show-reply", is_flag=True, help="With --once: print one reply in full.")
 @click.option("-v", "--verbose", is_flag=True, help="Log one line per message to stderr.")
-def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose: bool) -> None:
-    """Read the mailbox, decide every new message, send clarification replies and record
-    everything. Messages already handled are never handled again.
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per log line, for log collectors.",
+)
+def run(
+    config_path: Path, once: bool, show_reply: bool, verbose: bool, log_format: LogFormat
+) -> None:
+    """Read the mailbox, decide every new message, send clarification replies and reminders,
+    record everything, and send the ops lead's digest on its schedule. Runs until SIGTERM or
+    Ctrl-C, which let the message in hand finish. Messages already handled are never handled
+    again.
 
     \b
     Example:
       quotebot run --once --config examples/quotebot.toml
     """
-    _setup_logging(verbose)
+    setup_logging(verbose or not once, log_format)
     adapters = None
     try:
         config, rules = _load(config_path)
         adapters = open_adapters(config)
-        bot = Bot(
-            config,
-            rules,
-            source=adapters.source,
-            outbox=adapters.outbox,
-            store=Store(config.database_url),
-        )
+        store = Store(config.database_url)
+        bot = Bot(config, rules, source=adapters.source, outbox=adapters.outbox, store=store)
         if once:
-            _print_report(bot.run_once(), show_reply)
+            report = bot.run_once()
+            bot.nudge()
+            _print_report(report, show_reply)
             return
-        _serve(bot, adapters, interval, show_reply)
+        service(config, bot, adapters, store).run()
     except QuotebotError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -251,25 +242,3 @@ def run(config_path: Path, once: bool, interval: int, show_reply: bool, verbose:
     finally:
         if adapters is not None:
             adapters.close()
-
-
-def _serve(bot: Bot, adapters: Adapters, interval: int, show_reply: bool) -> None:
-    """Pass after pass; between passes wait for new mail (IDLE) or `interval` seconds. A lost
-    connection is logged once with its cause and retried with backoff until it comes back;
-    every pass re-syncs in full from the stored cursors, so nothing that arrived meanwhile is
-    missed."""
-    failures, last_error = 0, ""
-    while True:
-        try:
-            _print_report(bot.run_once(), show_reply)
-            if failures:
-                log.warning("working again after %d failed attempt(s)", failures)
-            failures, last_error = 0, ""
-            adapters.wait(interval)
-        except (MailboxError, OutboxError) as exc:
-            failures += 1
-            delay = min(BACKOFF_MAX_SECONDS, 2 ** min(failures, 10))
-            if str(exc) != last_error:
-                log.error("%s; retrying in %d s, then with backoff", exc, delay)
-            last_error = str(exc)
-            time.sleep(delay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -113,6 +114,7 @@ class Bot:
         # mail older than this is thread context only: by default the bot's first start (less
         # the drift of senders' clocks), so turning it on over years of history answers none
         self.since = config.bot.since or store.first_started(clock()) - CLOCK_DRIFT
+        self.stopping = threading.Event()  # set: stop after the message in hand
 
     def run_once(self) -> RunReport:
         """One pass: every message not seen before is decided, answered if needed, recorded.
@@ -146,6 +148,9 @@ class Bot:
     def _pass(self, report: RunReport) -> None:
         self._resend_pending()
         for item in self.source.incoming(self.store.cursors()):
+            if self.stopping.is_set():
+                log.info("stop requested: the rest waits for the next run")
+                break
             try:
                 self._handle(item, report)
             except QuotebotError as exc:

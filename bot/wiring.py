@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 from bot.adapters.imap import ImapMailbox
 from bot.adapters.maildir import MaildirOutbox, MaildirSource
 from bot.adapters.smtp import SmtpOutbox
+from bot.adapters.store import Store
 from bot.config import Config, ImapConfig, SmtpConfig
-from bot.service import Outbox, Source
+from bot.scheduler import Service
+from bot.service import Bot, Outbox, Source
 
 
 @dataclass
@@ -50,13 +51,6 @@ class Adapters:
     outbox: Outbox
     imap: ImapMailbox | None = None
 
-    def wait(self, seconds: float) -> None:
-        """Until new mail may be there: IDLE on IMAP, a plain sleep on a Maildir."""
-        if self.imap is not None:
-            self.imap.wait(seconds)
-        else:
-            time.sleep(seconds)
-
     def close(self) -> None:
         if self.imap is not None:
             self.imap.close()
@@ -76,3 +70,17 @@ def open_adapters(config: Config) -> Adapters:
         sender = MaildirOutbox(config.outbox.path)
     outbox: Outbox = ImapOutbox(imap, sender) if imap else sender
     return Adapters(source=source, outbox=outbox, imap=imap)
+
+
+def service(config: Config, bot: Bot, adapters: Adapters, store: Store) -> Service:
+    """The long-running service: passes, IDLE on a second connection, and the digest."""
+    idle = None
+    if isinstance(config.mailbox, ImapConfig) and config.mailbox.idle:
+        idle = ImapMailbox(config.mailbox)
+    return Service(
+        bot=bot,
+        poll_seconds=config.schedule.poll_seconds,
+        digest=None,
+        digest_config=config.digest,
+        idle=idle,
+    )

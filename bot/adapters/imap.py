@@ -139,8 +139,7 @@ class ImapMailbox:
     def _folder(self, folder: str, cursor: Cursor | None) -> Iterator[Incoming]:
         key = self.cursor_key(folder)
         try:
-            client = self.connect()
-            info = client.select_folder(folder, readonly=True)
+            info = self._select(folder)
             validity = int(info[b"UIDVALIDITY"])
             last = cursor.uid if cursor and cursor.uidvalidity == validity else 0
             if cursor and cursor.uidvalidity != validity:
@@ -154,6 +153,7 @@ class ImapMailbox:
             if int(info.get(b"EXISTS", 1)) == 0:
                 return
             # "UID n:*" always answers with the highest UID, even below n: filter here
+            client = self.connect()
             uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
         except _ERRORS as exc:
             raise self._fail(f"cannot open folder {folder}", exc) from None
@@ -168,6 +168,19 @@ class ImapMailbox:
                     truncated=truncated,
                     folder_role="sent" if folder == self.config.sent_folder else "inbox",
                 )
+
+    def _select(self, folder: str) -> dict[bytes, Any]:
+        """Open a folder read-only (EXAMINE). A connection that died since its last use (the
+        server restarted, a NAT forgot it) is replaced once, here, before any work on it."""
+        fresh = self._client is None
+        try:
+            return dict(self.connect().select_folder(folder, readonly=True))
+        except _ERRORS:
+            if fresh:
+                raise  # the connection was new: the server itself is refusing
+            self.close()
+            log.info("%s: the connection had dropped; connected again", self.account)
+            return dict(self.connect().select_folder(folder, readonly=True))
 
     def _fetch(self, folder: str, uids: Sequence[int]) -> Iterator[tuple[int, bytes, bool]]:
         """(uid, raw, truncated) for a batch, in UID order. A UID the server leaves out ends
