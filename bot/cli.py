@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -13,10 +14,12 @@ import click
 from bot.adapters.store import Store
 from bot.check import Checked, as_json, check_path
 from bot.config import Config, load_config, parse_config
+from bot.digest import render_digest
 from bot.errors import QuotebotError
 from bot.evaluate import evaluate, format_report
 from bot.logs import LogFormat, setup_logging
 from bot.render import quoted_sentence
+from bot.reports import current_digest, send_digest, status_lines
 from bot.rules import Rules, load_rules
 from bot.service import Bot, RunReport, context_for
 from bot.wiring import open_adapters, service
@@ -242,3 +245,83 @@ def run(
     finally:
         if adapters is not None:
             adapters.close()
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Config file.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the HTML digest to this file.",
+)
+@click.option("--send", is_flag=True, help="Email it to [digest] to through the outbox.")
+def digest(config_path: Path, html_path: Path | None, send: bool) -> None:
+    """Print the ops lead's digest of everything since the last one: releases, quotes waiting
+    on the buyer, checkpoints and holds, and the bot's health.
+
+    \b
+    Example:
+      quotebot digest --config examples/quotebot.toml --html var/digest.html
+    """
+    setup_logging(False)
+    adapters = None
+    try:
+        config, _rules = _load(config_path)
+        store = Store(config.database_url)
+        now = datetime.now(UTC)
+        if send:
+            if not config.digest.to:
+                _fail(f"{config.source}: digest.to is not set; name the ops lead's address", 2)
+            adapters = open_adapters(config)
+            send_digest(config, store, adapters.sender, now)
+            click.echo(f"digest sent to {', '.join(config.digest.to)}")
+            return
+        text, html = render_digest(current_digest(config, store, now), config.bot.templates_dir)
+        click.echo(text.rstrip())
+        if html_path is not None:
+            try:
+                html_path.parent.mkdir(parents=True, exist_ok=True)
+                html_path.write_text(html, encoding="utf-8")
+            except OSError as exc:
+                _fail(f"{html_path}: cannot write the HTML digest: {exc.strerror}")
+    except QuotebotError as exc:
+        _fail(str(exc))
+    finally:
+        if adapters is not None:
+            adapters.close()
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Config file.",
+)
+def status(config_path: Path) -> None:
+    """Print the bot's health (last successful poll, failures, connection errors) and the
+    release state of every open thread.
+
+    \b
+    Example:
+      quotebot status --config examples/quotebot.toml
+    """
+    setup_logging(False)
+    try:
+        config, _rules = _load(config_path)
+        store = Store(config.database_url)
+        for line in status_lines(current_digest(config, store, datetime.now(UTC))):
+            click.echo(line)
+    except QuotebotError as exc:
+        _fail(str(exc))

@@ -9,7 +9,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -18,19 +18,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.adapters.imap import ImapMailbox
 from bot.config import DigestConfig
 from bot.errors import MailboxError, OutboxError, QuotebotError
+from bot.reports import local_zone
 from bot.service import Bot, RunReport
 
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX_SECONDS = 300
 MISSED_WITHIN = timedelta(hours=24)
-
-
-def local_zone() -> tzinfo:
-    """The machine's time zone."""
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
 
 
 def digest_trigger(config: DigestConfig) -> CronTrigger:

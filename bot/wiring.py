@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
+from bot.adapters.digest_queries import last_digest_at
 from bot.adapters.imap import ImapMailbox
 from bot.adapters.maildir import MaildirOutbox, MaildirSource
 from bot.adapters.smtp import SmtpOutbox
 from bot.adapters.store import Store
 from bot.config import Config, ImapConfig, SmtpConfig
+from bot.reports import send_digest
 from bot.scheduler import Service
 from bot.service import Bot, Outbox, Source
 
@@ -49,6 +52,7 @@ class Adapters:
 
     source: Source
     outbox: Outbox
+    sender: Outbox  # sends without a copy in the mailbox's sent folder (the digest)
     imap: ImapMailbox | None = None
 
     def close(self) -> None:
@@ -69,7 +73,7 @@ def open_adapters(config: Config) -> Adapters:
     else:
         sender = MaildirOutbox(config.outbox.path)
     outbox: Outbox = ImapOutbox(imap, sender) if imap else sender
-    return Adapters(source=source, outbox=outbox, imap=imap)
+    return Adapters(source=source, outbox=outbox, sender=sender, imap=imap)
 
 
 def service(config: Config, bot: Bot, adapters: Adapters, store: Store) -> Service:
@@ -77,10 +81,17 @@ def service(config: Config, bot: Bot, adapters: Adapters, store: Store) -> Servi
     idle = None
     if isinstance(config.mailbox, ImapConfig) and config.mailbox.idle:
         idle = ImapMailbox(config.mailbox)
+    digest = None
+    if config.digest.to and config.bot.mode != "dry-run":
+
+        def digest() -> None:
+            send_digest(config, store, adapters.sender, datetime.now(UTC))
+
     return Service(
         bot=bot,
         poll_seconds=config.schedule.poll_seconds,
-        digest=None,
+        digest=digest,
         digest_config=config.digest,
+        last_digest=lambda: last_digest_at(store),
         idle=idle,
     )

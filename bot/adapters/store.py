@@ -418,6 +418,12 @@ class Store:
             session.add(row)
             self._commit(session)
 
+    def record_digest(self, *, now: datetime, recipients: tuple[str, ...]) -> None:
+        """Remember that a digest went out (the next one covers what happened since)."""
+        with Session(self.engine) as session:
+            session.add(DigestRecord(sent_at=now, recipient=", ".join(recipients)))
+            self._commit(session)
+
     def first_started(self, now: datetime) -> datetime:
         """When the bot first ran on this database (recorded now if it never did)."""
         with Session(self.engine) as session:
