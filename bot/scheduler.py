@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.adapters.imap import ImapMailbox
 from bot.config import DigestConfig
-from bot.errors import MailboxError, OutboxError, QuotebotError
+from bot.errors import MailboxError, QuotebotError
 from bot.reports import local_zone
 from bot.service import Bot, RunReport
 
@@ -122,7 +122,7 @@ class Service:
             report = self.bot.run_once()
             if not self.stopping.is_set():
                 self.bot.nudge()
-        except (MailboxError, OutboxError) as exc:
+        except QuotebotError as exc:  # the mailbox, the outbox, the database, a secret
             self._failed(exc)
             return None
         if self._failures:
