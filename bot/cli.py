@@ -19,7 +19,7 @@ from bot.errors import QuotebotError
 from bot.evaluate import evaluate, format_report
 from bot.logs import LogFormat, setup_logging
 from bot.render import quoted_sentence
-from bot.reports import current_digest, send_digest, status_lines
+from bot.reports import current_digest, quarantine_lines, send_digest, status_lines
 from bot.rules import Rules, load_rules
 from bot.service import Bot, RunReport, context_for
 from bot.wiring import open_adapters, service
@@ -321,7 +321,36 @@ def status(config_path: Path) -> None:
     try:
         config, _rules = _load(config_path)
         store = Store(config.database_url)
-        for line in status_lines(current_digest(config, store, datetime.now(UTC))):
+        lines = status_lines(current_digest(config, store, datetime.now(UTC)))
+        for line in lines + quarantine_lines(store):
             click.echo(line)
+    except QuotebotError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Config file.",
+)
+@click.argument("message_id")
+def retry(config_path: Path, message_id: str) -> None:
+    """Send a failed or quarantined message (MESSAGE_ID as `quotebot status` lists it) back
+    for one more try on the next pass.
+
+    \b
+    Example:
+      quotebot retry '<INBOX/1700000000/42@quotebot.invalid>'
+    """
+    setup_logging(False)
+    try:
+        config, _rules = _load(config_path)
+        if not Store(config.database_url).retry(message_id, datetime.now(UTC)):
+            _fail(f"{message_id}: no failed message with this id; `quotebot status` lists them", 2)
+        click.echo(f"{message_id} will be tried again on the next pass")
     except QuotebotError as exc:
         _fail(str(exc))

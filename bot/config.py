@@ -98,6 +98,7 @@ class ScheduleConfig:
     poll_seconds: int = 60  # between passes (IMAP IDLE wakes the bot sooner)
     nudge_days: float = 2.0  # a clarification unanswered this long gets a reminder
     max_nudges: int = 2  # reminders per thread; after that the digest asks for a call
+    max_attempts: int = 5  # tries at a message that fails before it is quarantined
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,14 @@ class DigestConfig:
     timezone: tzinfo | None = None  # None: the machine's
     weekdays: tuple[str, ...] = WEEKDAYS[:5]
     stale_days: float = 3.0  # awaiting longer than this: marked for a phone call
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """The `[security]` table: which receiving servers' Authentication-Results the bot trusts.
+    Empty: sender authentication is not checked and the contact directory is taken as written."""
+
+    authserv_ids: tuple[str, ...] = ()  # lower-cased; a list for shops with several MX hosts
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ class Config:
     contacts: tuple[Contact, ...]
     schedule: ScheduleConfig = ScheduleConfig()
     digest: DigestConfig = DigestConfig()
+    security: SecurityConfig = SecurityConfig()
 
     def contact(self, address: str) -> Contact | None:
         """The directory entry for an address, compared case-insensitively."""
@@ -363,7 +373,7 @@ def _outbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | SmtpConfig:
 
 def _schedule(source: Path, raw: Mapping[str, Any]) -> ScheduleConfig:
     r = _Reader(source, raw, "schedule.")
-    r.check_known({"poll_seconds", "nudge_days", "max_nudges"})
+    r.check_known({"poll_seconds", "nudge_days", "max_nudges", "max_attempts"})
     poll = r.get("poll_seconds", int, 60)
     if poll < 5:
         raise r.fail("poll_seconds", poll, "use 5 seconds or more")
@@ -373,7 +383,12 @@ def _schedule(source: Path, raw: Mapping[str, Any]) -> ScheduleConfig:
     max_nudges = r.get("max_nudges", int, 2)
     if not 0 <= max_nudges <= 5:
         raise r.fail("max_nudges", max_nudges, "use 0 (no reminders) to 5")
-    return ScheduleConfig(poll_seconds=poll, nudge_days=nudge_days, max_nudges=max_nudges)
+    max_attempts = r.get("max_attempts", int, 5)
+    if not 1 <= max_attempts <= 20:
+        raise r.fail("max_attempts", max_attempts, "use 1 to 20 tries")
+    return ScheduleConfig(
+        poll_seconds=poll, nudge_days=nudge_days, max_nudges=max_nudges, max_attempts=max_attempts
+    )
 
 
 def _digest(source: Path, raw: Mapping[str, Any]) -> DigestConfig:
@@ -408,6 +423,37 @@ def _digest(source: Path, raw: Mapping[str, Any]) -> DigestConfig:
     )
 
 
+_AUTHSERV_FIX = (
+    "name your receiving server as it writes its Authentication-Results header, e.g. "
+    'authserv_id = "mx.printshop.example" (a list for several MX hosts)'
+)
+_NOT_ID = frozenset(' \t\r\n;=()"\\')
+
+
+def _security(source: Path, raw: Mapping[str, Any]) -> SecurityConfig:
+    r = _Reader(source, raw, "security.")
+    if "verify_dkim" in raw:
+        raise r.fail(
+            "verify_dkim",
+            raw["verify_dkim"],
+            "not supported: quotebot does not verify DKIM itself; remove the key and set "
+            "authserv_id to the server that writes your Authentication-Results header",
+        )
+    r.check_known({"authserv_id"})
+    value = r.get("authserv_id", (str, list), [], fix=_AUTHSERV_FIX)
+    if isinstance(value, list) and not value and "authserv_id" in raw:
+        raise r.fail(
+            "authserv_id", value, f"list at least one id, or remove the key. {_AUTHSERV_FIX}"
+        )
+    ids = []
+    for item in [value] if isinstance(value, str) else value:
+        text = item.strip() if isinstance(item, str) else ""
+        if not text or any(ch in _NOT_ID for ch in text):
+            raise r.fail("authserv_id", item, _AUTHSERV_FIX)
+        ids.append(text.lower())
+    return SecurityConfig(authserv_ids=tuple(dict.fromkeys(ids)))
+
+
 def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
     if not isinstance(raw, list):
         raise ConfigError(
@@ -428,15 +474,14 @@ def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
 def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
     """Validate a TOML document already read into a dict."""
     top = _Reader(source, raw, "")
-    top.check_known(
-        {"bot", "mailbox", "outbox", "database", "customers", "contacts", "schedule", "digest"}
-    )
+    optional = ("database", "customers", "schedule", "digest", "security")
+    top.check_known({"bot", "mailbox", "outbox", "contacts", *optional})
     tables = {}
-    for name in ("bot", "mailbox", "outbox", "database", "customers", "schedule", "digest"):
+    for name in ("bot", "mailbox", "outbox", *optional):
         tables[name] = top.get(
             name,
             dict,
-            {} if name in ("database", "customers", "schedule", "digest") else ...,
+            {} if name in optional else ...,
             fix=f"add a [{name}] table (see config.example.toml)",
         )
     db = _Reader(source, tables["database"], "database.")
@@ -457,6 +502,7 @@ def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
         contacts=_contacts(source, raw.get("contacts", [])),
         schedule=_schedule(source, tables["schedule"]),
         digest=_digest(source, tables["digest"]),
+        security=_security(source, tables["security"]),
     )
 
 

@@ -22,6 +22,7 @@ from bot.model import (
 )
 from bot.rules import Rules
 from bot.sentences import split_sentences
+from bot.trust import verify_sender
 from bot.zones import normalize, split_zones
 
 RELEASES = ("sample", "partial", "production")
@@ -29,21 +30,49 @@ RELEASES = ("sample", "partial", "production")
 
 @dataclass(frozen=True)
 class Context:
-    """What the pure core knows about the shop: its addresses, customers and contacts."""
+    """What the pure core knows about the shop: its addresses, customers and contacts.
+    `authserv_ids`: the shop's receiving servers ([security] authserv_id); when set, a contact's
+    authority counts only for mail those servers vouch for (bot.trust)."""
 
     own_addresses: frozenset[str]
     customer_domains: tuple[str, ...]
     contacts: Mapping[str, Contact]
+    authserv_ids: frozenset[str] = frozenset()
 
 
-def _authority(message: Message, fields: Fields, ctx: Context, rules: Rules) -> str | None:
+@dataclass(frozen=True)
+class _Trust:
+    verified: bool | None  # None: nothing configured, nothing checked
+    why: str = ""
+
+
+def _trust(message: Message, ctx: Context) -> _Trust:
+    if not ctx.authserv_ids:
+        return _Trust(None)
+    verdict = verify_sender(message, ctx.authserv_ids)
+    return _Trust(verdict.verified, verdict.why)
+
+
+def _contact_authority(message: Message, ctx: Context, rules: Rules, trust: _Trust) -> str | None:
+    """The directory's authority for the sender, when the sender is not an unverified one."""
     contact = ctx.contacts.get(message.from_addr)
-    if contact and contact.role in rules.authority_roles:
+    if contact and contact.role in rules.authority_roles and trust.verified is not False:
         return f"{contact.role} contact {contact.name or contact.email}"
+    return None
+
+
+def _authority(
+    message: Message, fields: Fields, ctx: Context, rules: Rules, trust: _Trust
+) -> str | None:
+    contact = _contact_authority(message, ctx, rules, trust)
+    if contact:
+        return contact
+    # a PO in the message still counts (release-rules.md), but says whose word it rests on
+    unverified = " (unverified sender)" if trust.verified is False else ""
     if fields.po_number:
-        return f"PO {fields.po_number}"
+        return f"PO {fields.po_number}{unverified}"
     if fields.po_attached:
-        return "purchase order attached"
+        return f"purchase order attached{unverified}"
     return None
 
 
@@ -125,6 +154,7 @@ def decide(
 ) -> tuple[Decision, ThreadState]:
     """Decide one message in the light of its thread; return the decision and the new state."""
     sender_is_shop = message.from_addr in ctx.own_addresses
+    trust = _trust(message, ctx)
     reason = never_answer_reason(
         message, rules, own_addresses=ctx.own_addresses, customer_domains=ctx.customer_domains
     )
@@ -148,6 +178,8 @@ def decide(
             f"Never answered: {reason}.",
             zones.new_text,
             thread_status=state.status,
+            sender_verified=trust.verified,
+            verification=trust.why,
         )
         if not sender_is_shop:
             return decision, state  # it changes nothing in the thread
@@ -162,17 +194,22 @@ def decide(
         | {r.upper() for r in revisions_in(zones.quoted, rules)},
         answering=state.status == "awaiting",  # the bot asked: read the reply as answers
     )
-    decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules)
+    decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules, trust)
     return decision, _after(state, message, decision, sender_is_shop, rules)
 
 
 def _apply_rules(
-    message: Message, ex: Extraction, new_text: str, state: ThreadState, ctx: Context, rules: Rules
+    message: Message,
+    ex: Extraction,
+    new_text: str,
+    state: ThreadState,
+    ctx: Context,
+    rules: Rules,
+    trust: _Trust,
 ) -> Decision:
     fields, stage = ex.fields, ex.stage
-    authority = _authority(message, fields, ctx, rules)
-    contact = ctx.contacts.get(message.from_addr)
-    if state.status == "conflict" and not (contact and contact.role in rules.authority_roles):
+    authority = _authority(message, fields, ctx, rules, trust)
+    if state.status == "conflict" and not _contact_authority(message, ctx, rules, trust):
         authority = None  # conflicting instructions need a release from a contact with authority
     stated: dict[Field, bool] = {
         "quantity": fields.quantity is not None,
@@ -210,6 +247,8 @@ def _apply_rules(
         new_text,
         authority=authority,
         statements=ex.statements,
+        sender_verified=trust.verified,
+        verification=trust.why,
     )
     if reopened:
         decision = replace(
@@ -247,6 +286,8 @@ def _apply_rules(
         )
         decision = replace(base, action=action, missing=missing, reason=what)
     complete = stage in RELEASES and not decision.missing and decision.action == "record"
+    if trust.verified is False and stage != "none":
+        decision = replace(decision, reason=f"{decision.reason} (unverified sender: {trust.why})")
     return replace(
         decision, thread_status=_thread_status(state, decision, complete, message.from_addr)
     )

@@ -26,7 +26,12 @@ class MailboxError(QuotebotError):
 
 
 class OutboxError(QuotebotError):
-    """Raised when a reply cannot be handed to the outbox."""
+    """Raised when a reply cannot be handed to the outbox. `transient`: the same reply may go
+    through later (a connection, a 4xx); otherwise something must change first (a 5xx)."""
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class StoreError(QuotebotError):

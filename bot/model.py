@@ -169,6 +169,10 @@ class Decision:
     statements: tuple[Statement, ...] = ()
     thread_status: str = "open"
     about: str | None = None
+    # whether the shop's receiving server vouched for the sender (bot.trust); None when no
+    # [security] authserv_id is configured, so nothing was checked
+    sender_verified: bool | None = None
+    verification: str = ""  # why, in words: "dmarc=pass from mx.printshop.example"
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,17 @@ def send_digest(config: Config, store: Store, outbox: Outbox, now: datetime) -> 
     return message
 
 
+def quarantine_lines(store: Store) -> list[str]:
+    """Messages given up on, each with its id for `quotebot retry` and the last error."""
+    rows = store.quarantined()
+    if not rows:
+        return []
+    lines = ["", f"quarantined ({len(rows)}): `quotebot retry ID` tries one again"]
+    for row in rows:
+        lines.append(f"  {row.message_id}  after {row.attempts} attempt(s): {row.error}")
+    return lines
+
+
 def status_lines(digest: Digest) -> list[str]:
     """The bot's health and every open thread's release state, as a plain table."""
     health, now = digest.health, digest.now

@@ -14,7 +14,14 @@ from typing import Protocol
 from bot.adapters.store import ReplyRecord, Store
 from bot.config import Config
 from bot.decide import Context, decide, own_sentences, reply_suppressed
-from bot.errors import MessageError, QuotebotError
+from bot.errors import (
+    ConfigError,
+    MailboxError,
+    MessageError,
+    OutboxError,
+    QuotebotError,
+    StoreError,
+)
 from bot.model import Cursor, Decision, Incoming, Message, ThreadState
 from bot.nudge import due, render_nudge
 from bot.parse import parse_message
@@ -31,6 +38,10 @@ class Source(Protocol):
 
     def incoming(self, cursors: Mapping[str, Cursor]) -> Iterator[Incoming]: ...
 
+    def fetch(self, key: str) -> bytes | None:
+        """One message again by its key (a failed message's retry); None when it is gone."""
+        ...
+
 
 class Outbox(Protocol):
     """Where replies go: sent, or kept as drafts for a person to send."""
@@ -39,6 +50,10 @@ class Outbox(Protocol):
 
     def delivered(self, message_id: str) -> bool:
         """Whether a reply with this Message-ID already went out (looked up after a crash)."""
+        ...
+
+    def keep_copy(self, message: EmailMessage) -> None:
+        """Keep a copy of a sent reply where people see it (the sent folder), if anywhere."""
         ...
 
 
@@ -147,24 +162,54 @@ class Bot:
 
     def _pass(self, report: RunReport) -> None:
         self._resend_pending()
+        for key in self.store.due_retries(self.clock()):
+            if self.stopping.is_set():
+                return
+            raw = self.source.fetch(key)
+            if raw is None:
+                self._failed(Incoming(key=key, raw=b""), report, "the message is gone", last=True)
+                continue
+            self._attempt(Incoming(key=key, raw=raw), report, retry=True)
         for item in self.source.incoming(self.store.cursors()):
             if self.stopping.is_set():
                 log.info("stop requested: the rest waits for the next run")
                 break
-            try:
-                self._handle(item, report)
-            except QuotebotError as exc:
-                if not isinstance(exc, MessageError):
-                    raise  # the mailbox, outbox or database failed: stop this pass
-                log.warning("message %s failed: %s", item.key, exc)
-                self.store.record_failure(
-                    message_id=f"<{item.key}@quotebot.invalid>",
-                    source_key=item.key,
-                    error=str(exc),
-                    now=self.clock(),
-                    cursor=item.cursor,
-                )
-                report.rows.append(Row(item.key, "", "", "ignore", "none", (), "", error=str(exc)))
+            if self.store.failure(item.key) is not None:
+                continue  # failed before: tried again on its own schedule, above
+            self._attempt(item, report)
+
+    def _attempt(self, item: Incoming, report: RunReport, *, retry: bool = False) -> None:
+        """Handle one message; if it fails, record why and go on with the next. Only the
+        mailbox, the outbox, the database or the config failing stops the pass."""
+        try:
+            self._handle(item, report)
+        except (MailboxError, OutboxError, StoreError, ConfigError):
+            raise
+        except Exception as exc:  # one bad message never stops a run
+            why = str(exc) if isinstance(exc, QuotebotError) else f"{type(exc).__name__}: {exc}"
+            self._failed(item, report, why)
+            return
+        if retry:
+            self.store.clear_failure(item.key)
+
+    def _failed(self, item: Incoming, report: RunReport, why: str, *, last: bool = False) -> None:
+        attempts = self.store.record_failure(
+            message_id=f"<{item.key}@quotebot.invalid>",
+            source_key=item.key,
+            error=why,
+            now=self.clock(),
+            cursor=item.cursor,
+            max_attempts=1 if last else self.config.schedule.max_attempts,
+        )
+        given_up = last or attempts >= self.config.schedule.max_attempts
+        log.warning(
+            "message %s failed (attempt %d%s): %s",
+            item.key,
+            attempts,
+            ", quarantined" if given_up else "",
+            why,
+        )
+        report.rows.append(Row(item.key, "", "", "ignore", "none", (), "", error=why))
 
     def _handle(self, item: Incoming, report: RunReport) -> None:
         try:
@@ -172,9 +217,7 @@ class Bot:
         except MessageError:
             raise
         except Exception as exc:  # a parser bug on one message must not stop the run
-            raise MessageError(
-                f"cannot parse message {item.key}: {type(exc).__name__}: {exc}"
-            ) from None
+            raise MessageError(f"cannot parse the message: {type(exc).__name__}: {exc}") from None
         if self.store.seen(message.message_id):
             report.skipped += 1
             if item.cursor is not None:
@@ -226,9 +269,9 @@ class Bot:
             sentence=quoted_sentence(decision) if decision.statements else "",
         )
         if reply is not None and status in ("sent", "drafted"):
-            self.outbox.send(reply, draft=status == "drafted")
-            self.store.mark_reply(message.message_id, status=status, now=self.clock())
-            report.replies.append(reply)
+            status = self._deliver(message.message_id, reply, draft=status == "drafted")
+            if status != "failed":
+                report.replies.append(reply)
         log.info(
             "%s %s stage=%s missing=%s reply=%s",
             message.message_id,
@@ -275,6 +318,42 @@ class Bot:
         status = {"send": "sent", "draft": "drafted", "dry-run": "dry-run"}[mode]
         return reply, status, ""
 
+    def _deliver(self, in_reply_to: str, reply: EmailMessage, *, draft: bool) -> str:
+        """Hand a stored reply to the outbox, mark it, then file its copy. A refusal that will
+        not change by itself (a 5xx) is marked failed, shown in the digest, and the pass goes
+        on; anything transient is raised and the reply stays pending for the next pass."""
+        try:
+            self.outbox.send(reply, draft=draft)
+        except OutboxError as exc:
+            if exc.transient:
+                raise
+            log.error("reply to %s refused for good: %s", in_reply_to, exc)
+            self.store.mark_reply(in_reply_to, status="failed", now=self.clock(), reason=str(exc))
+            return "failed"
+        status = "drafted" if draft else "sent"
+        self.store.mark_reply(in_reply_to, status=status, now=self.clock())
+        if not draft:
+            try:
+                self.outbox.keep_copy(reply)
+            except QuotebotError as exc:  # the reply went out; only its copy is missing
+                log.warning("reply to %s sent, but its copy was not filed: %s", in_reply_to, exc)
+        return status
+
+    def _deliver_nudge(self, message_id: str, reminder: EmailMessage, *, status: str) -> None:
+        try:
+            self.outbox.send(reminder, draft=status == "drafted")
+        except OutboxError as exc:
+            if exc.transient:
+                raise
+            log.error("reminder %s refused for good: %s", message_id, exc)
+            status = "failed"
+        self.store.mark_nudge(message_id, status=status, now=self.clock())
+        if status == "sent":
+            try:
+                self.outbox.keep_copy(reminder)
+            except QuotebotError as exc:
+                log.warning("reminder %s sent, but its copy was not filed: %s", message_id, exc)
+
     def nudge(self) -> int:
         """Remind buyers whose clarification stayed unanswered for `schedule.nudge_days` (at
         most `schedule.max_nudges` times per clarification); returns how many went out."""
@@ -307,8 +386,7 @@ class Bot:
                 status="pending",
                 now=now,
             )
-            self.outbox.send(reminder, draft=mode == "draft")
-            self.store.mark_nudge(message_id, status=status, now=self.clock())
+            self._deliver_nudge(message_id, reminder, status=status)
             log.info("reminder %d sent in thread %s", thread.nudges + 1, thread.thread_key)
         return len(threads)
 
@@ -320,15 +398,16 @@ class Bot:
             status = "drafted" if draft else "sent"
             if self.outbox.delivered(row.reply_message_id):
                 log.info("reply %s was sent before a crash; marked sent", row.reply_message_id)
-            else:
-                reply = message_from_string(row.body, policy=policy.default)
-                assert isinstance(reply, EmailMessage)
-                self.outbox.send(reply, draft=draft)
-            self.store.mark_reply(row.in_reply_to, status=status, now=self.clock())
+                self.store.mark_reply(row.in_reply_to, status=status, now=self.clock())
+                continue
+            reply = message_from_string(row.body, policy=policy.default)
+            assert isinstance(reply, EmailMessage)
+            self._deliver(row.in_reply_to, reply, draft=draft)
         for nudge in self.store.pending_nudges():
             status = "drafted" if draft else "sent"
-            if not self.outbox.delivered(nudge.reply_message_id):
-                reminder = message_from_string(nudge.body, policy=policy.default)
-                assert isinstance(reminder, EmailMessage)
-                self.outbox.send(reminder, draft=draft)
-            self.store.mark_nudge(nudge.reply_message_id, status=status, now=self.clock())
+            if self.outbox.delivered(nudge.reply_message_id):
+                self.store.mark_nudge(nudge.reply_message_id, status=status, now=self.clock())
+                continue
+            reminder = message_from_string(nudge.body, policy=policy.default)
+            assert isinstance(reminder, EmailMessage)
+            self._deliver_nudge(nudge.reply_message_id, reminder, status=status)

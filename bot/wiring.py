@@ -31,10 +31,14 @@ class ImapOutbox:
         if draft:
             self.mailbox.append(config.drafts_folder, message, [b"\\Draft", b"\\Seen"])
             return str(message["Message-ID"])
-        key = self.sender.send(message)
+        return self.sender.send(message)
+
+    def keep_copy(self, message: EmailMessage) -> None:
+        """File the sent reply in the sent folder (after it is recorded as sent, so a crash
+        in between loses a copy, never doubles a reply)."""
+        config = self.mailbox.config
         if config.sent_folder and config.save_sent:
             self.mailbox.append(config.sent_folder, message, [b"\\Seen"])
-        return key
 
     def delivered(self, message_id: str) -> bool:
         config = self.mailbox.config

@@ -252,8 +252,11 @@ def test_crash_between_stored_and_sent_sends_once_later(
 def test_crash_between_sent_and_marked_is_found_in_sent(
     config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The process dies after the reply went out but before it was marked sent: the next pass
-    finds it in the Sent folder by Message-ID and does not send it again."""
+    """With a provider that files sent mail itself (Gmail, Microsoft 365; here the SMTP server
+    files each message in Dovecot's Sent), a crash after the reply went out but before it was
+    marked sent is recovered: the next pass finds it by Message-ID and sends nothing."""
+    smtp_sink.on_accept = lambda raw: dovecot.deliver(raw, folder="Sent")
+    filed = replace(config, mailbox=replace(config.mailbox, save_sent=False))
     dovecot.deliver(vague())
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -262,8 +265,41 @@ def test_crash_between_sent_and_marked_is_found_in_sent(
     with monkeypatch.context() as patched:
         patched.setattr(Store, "mark_reply", crash)
         with pytest.raises(SystemExit):
-            run(config)
+            run(filed)
     assert len(smtp_sink.received) == 1
+    run(filed)
+    assert len(smtp_sink.received) == 1
+    assert Store(config.database_url).pending_replies() == []
+
+
+def test_crash_after_marked_loses_only_the_copy(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot files its own copy only after the reply is recorded as sent: a crash in between
+    costs the copy in Sent, never a second reply."""
+    dovecot.deliver(vague())
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ImapMailbox, "append", crash)
+        with pytest.raises(SystemExit):
+            run(config)
+    run(config)
+    assert len(smtp_sink.received) == 1
+
+
+def test_refused_for_good_is_recorded_and_the_pass_goes_on(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """A 550 for one reply marks it failed (the digest shows it) and the next message is
+    still answered; it is not retried."""
+    dovecot.deliver(vague("Re: Quote Q-1201"))
+    dovecot.deliver(vague("Re: Quote Q-1202"))
+    smtp_sink.fail_next(550)
+    report = run(config)
+    assert len(report.rows) == 2 and len(smtp_sink.received) == 1
     run(config)
     assert len(smtp_sink.received) == 1
     assert Store(config.database_url).pending_replies() == []

@@ -24,11 +24,12 @@ def test_database_without_new_thread_column_is_upgraded(tmp_path: Path) -> None:
 
 
 def test_database_without_new_message_columns_is_upgraded(tmp_path: Path) -> None:
-    """sentence and thread_status came later: an older file gets them and keeps its rows."""
+    """sentence, thread_status, attempts and retry_at came later: an older file gets them and
+    keeps its rows."""
     path = tmp_path / "old.db"
     Store(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
-        for column in ("sentence", "thread_status"):
+        for column in ("sentence", "thread_status", "attempts", "retry_at"):
             db.execute(f"ALTER TABLE messagerecord DROP COLUMN {column}")
         db.execute(
             "INSERT INTO messagerecord (message_id, source_key, thread_key, sender, subject, "
@@ -38,5 +39,7 @@ def test_database_without_new_message_columns_is_upgraded(tmp_path: Path) -> Non
     store = Store(f"sqlite:///{path}")
     assert store.seen("<a@b>")
     with sqlite3.connect(path) as db:
-        row = db.execute("SELECT sentence, thread_status FROM messagerecord").fetchone()
-    assert row == ("", "")
+        row = db.execute(
+            "SELECT sentence, thread_status, attempts, retry_at FROM messagerecord"
+        ).fetchone()
+    assert row == ("", "", 0, None)

@@ -207,6 +207,19 @@ class ImapMailbox:
                 return
             yield uid, raw, uid in big
 
+    def fetch(self, key: str) -> bytes | None:
+        """One message again by its key ("folder/uidvalidity/uid"), for a failed message's
+        retry; None when it is gone (expunged, or the folder's UIDVALIDITY changed)."""
+        folder, validity, uid = key.rsplit("/", 2)
+        try:
+            info = self._select(folder)
+        except _ERRORS as exc:
+            raise self._fail(f"cannot open folder {folder}", exc) from None
+        if str(info.get(b"UIDVALIDITY")) != validity:
+            return None
+        found = next(self._fetch(folder, [int(uid)]), None)
+        return found[1] if found else None
+
     # -- waiting ----------------------------------------------------------------------------
 
     def wait(self, seconds: float) -> None:

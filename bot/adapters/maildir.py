@@ -36,6 +36,15 @@ class MaildirSource:
         except (OSError, KeyError) as exc:
             raise MailboxError(f"{self.path}: cannot read message {key}: {exc}") from None
 
+    def fetch(self, key: str) -> bytes | None:
+        """One message again by its key (a failed message's retry); None when it is gone."""
+        try:
+            return self._box.get_bytes(key)
+        except KeyError:
+            return None
+        except OSError as exc:
+            raise MailboxError(f"{self.path}: cannot read message {key}: {exc}") from None
+
     def messages(self) -> Iterator[tuple[str, bytes]]:
         """(key, raw bytes) of every message, oldest first."""
         for key in self.message_keys():
@@ -68,6 +77,9 @@ class MaildirOutbox:
             return self._box.add(entry)
         except OSError as exc:
             raise OutboxError(f"{self.path}: cannot write the reply: {exc.strerror}") from None
+
+    def keep_copy(self, message: EmailMessage) -> None:
+        """The outbox Maildir is itself the copy."""
 
     def delivered(self, message_id: str) -> bool:
         """Whether the outbox already holds a reply with this Message-ID."""

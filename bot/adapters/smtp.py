@@ -27,8 +27,7 @@ class SmtpError(OutboxError):
     (a setting, the server or the reply must change first)."""
 
     def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
+        super().__init__(message, transient=transient)
 
 
 class _TokenRefused(Exception):
@@ -77,6 +76,9 @@ class SmtpOutbox:
             len(recipients) - len(refused),
         )
         return message_id
+
+    def keep_copy(self, message: EmailMessage) -> None:
+        """SMTP keeps no copy (the IMAP outbox files one in the sent folder)."""
 
     def delivered(self, message_id: str) -> bool:
         """Whether the reply already went out. SMTP cannot tell: this asks `sent_lookup` (e.g.

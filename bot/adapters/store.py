@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
@@ -35,6 +35,8 @@ class MessageRecord(SQLModel, table=True):
     sentence: str = ""  # the buyer's sentence the decision rests on (quoted in replies, digest)
     thread_status: str = ""  # the thread's status after this message
     error: str | None = None
+    attempts: int = 0  # failed attempts at handling it
+    retry_at: datetime | None = None  # the next attempt; None after max_attempts: quarantined
 
 
 class ThreadRecord(SQLModel, table=True):
@@ -70,6 +72,10 @@ def _add_missing_columns(engine: Engine) -> None:
                 conn.execute(
                     text(f"ALTER TABLE messagerecord ADD COLUMN {column} VARCHAR DEFAULT ''")
                 )
+        if "attempts" not in columns:
+            conn.execute(text("ALTER TABLE messagerecord ADD COLUMN attempts INTEGER DEFAULT 0"))
+        if "retry_at" not in columns:
+            conn.execute(text("ALTER TABLE messagerecord ADD COLUMN retry_at DATETIME"))
 
 
 class FolderCursor(SQLModel, table=True):
@@ -138,7 +144,7 @@ class ReplyRecord(SQLModel, table=True):
     reply_message_id: str = Field(index=True)
     thread_key: str = Field(index=True)
     recipient: str
-    status: str  # pending | sent | drafted | dry-run | suppressed
+    status: str  # pending | sent | drafted | dry-run | suppressed | failed (refused for good)
     reason: str = ""
     body: str = ""
     created_at: datetime
@@ -295,8 +301,11 @@ class Store:
         error: str,
         now: datetime,
         cursor: Cursor | None = None,
-    ) -> None:
-        """Remember a message that could not be handled, so the run can go on without it."""
+        max_attempts: int = 5,
+    ) -> int:
+        """Remember a message that could not be handled, so the run can go on without it; it
+        is tried again with backoff (2, 4, 8 ... minutes, at most 6 hours), then quarantined
+        after `max_attempts`. Returns the attempts so far."""
         with Session(self.engine) as session:
             existing = session.exec(
                 select(MessageRecord).where(MessageRecord.message_id == message_id)
@@ -305,9 +314,70 @@ class Store:
                 message_id=message_id, source_key=source_key, processed_at=now
             )
             row.error, row.processed_at, row.action = error[:500], now, "ignore"
+            row.attempts = (row.attempts or 0) + 1
+            backoff = timedelta(minutes=min(2**row.attempts, 360))
+            row.retry_at = now + backoff if row.attempts < max_attempts else None
             session.add(row)
             self._move(session, cursor, now)
             self._commit(session)
+            return row.attempts
+
+    def failure(self, source_key: str) -> MessageRecord | None:
+        """The failure record of a message by where it is, if it failed before."""
+        with Session(self.engine) as session:
+            return session.exec(
+                select(MessageRecord)
+                .where(MessageRecord.source_key == source_key)
+                .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
+            ).first()
+
+    def due_retries(self, now: datetime) -> list[str]:
+        """Where the failed messages due for another attempt are."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(MessageRecord.source_key)
+                .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
+                .where(MessageRecord.retry_at.is_not(None))  # type: ignore[union-attr]
+                .where(MessageRecord.retry_at <= now)  # type: ignore[operator]
+            )
+            return [key for key in rows if key]
+
+    def clear_failure(self, source_key: str) -> None:
+        """Forget a failure once its message was handled after all."""
+        with Session(self.engine) as session:
+            for row in session.exec(
+                select(MessageRecord)
+                .where(MessageRecord.source_key == source_key)
+                .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
+            ):
+                session.delete(row)
+            self._commit(session)
+
+    def quarantined(self) -> list[MessageRecord]:
+        """Messages given up on after max_attempts, until `quotebot retry` sends them back."""
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(MessageRecord)
+                    .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
+                    .where(MessageRecord.retry_at.is_(None))  # type: ignore[union-attr]
+                )
+            )
+
+    def retry(self, message_id: str, now: datetime) -> bool:
+        """Send a failed or quarantined message back for one more try on the next pass."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(MessageRecord)
+                .where(MessageRecord.message_id == message_id)
+                .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
+            ).first()
+            if row is None:
+                return False
+            row.attempts, row.retry_at = 0, now
+            session.add(row)
+            self._commit(session)
+            return True
 
     def awaiting(self) -> list[Awaiting]:
         """Threads waiting on the buyer, with the clarification that asked and its reminders."""
@@ -459,13 +529,15 @@ class Store:
             row.uidvalidity, row.uid, row.updated_at = cursor.uidvalidity, cursor.uid, now
             session.add(row)
 
-    def mark_reply(self, in_reply_to: str, *, status: str, now: datetime) -> None:
-        """Mark a stored reply as handed to the outbox."""
+    def mark_reply(self, in_reply_to: str, *, status: str, now: datetime, reason: str = "") -> None:
+        """Mark a stored reply as handed to the outbox (or as refused for good, with why)."""
         with Session(self.engine) as session:
             row = session.exec(
                 select(ReplyRecord).where(ReplyRecord.in_reply_to == in_reply_to)
             ).one()
             row.status, row.sent_at = status, now
+            if reason:
+                row.reason = reason[:500]
             session.add(row)
             self._commit(session)
 

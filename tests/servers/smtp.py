@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -62,7 +63,18 @@ class _SinkHandler:
         self.sink.received.append(
             Received(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(content), auth)
         )
+        if self.sink.on_accept is not None:  # e.g. file it in Sent, as Gmail and M365 do
+            self.sink.on_accept(bytes(content))
         return "250 2.0.0 OK queued"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.sink.slow_seconds:  # a slow server: the client waits before the data
+            await asyncio.sleep(self.sink.slow_seconds)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
 
     async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
         from aiosmtpd.smtp import MISSING, AuthResult
@@ -113,6 +125,8 @@ class SmtpSink:
     host: str = LOOPBACK
     port: int = 0
     received: list[Received] = field(default_factory=list)
+    on_accept: Callable[[bytes], None] | None = None  # called with each accepted message
+    slow_seconds: float = 0.0  # delay before answering each RCPT
     _failures: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Any = None
