@@ -119,6 +119,8 @@ def as_json(item: Checked) -> dict[str, Any]:
             for s in decision.statements
         ],
         "authority": decision.authority,
+        "sender_verified": decision.sender_verified,
+        "verification": decision.verification,
         "thread_status": decision.thread_status,
         "from": message.from_addr,
         "subject": message.subject,

@@ -89,7 +89,7 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
     Example:
       quotebot check --json tests/data/labelled/001-vague-go-ahead.eml
     """
-    setup_logging(False)
+    setup_logging(0)
     config, rules = _load_or_defaults(config_path, DEFAULT_CONFIG)
     ctx = context_for(config)
     unreadable = 0
@@ -124,7 +124,7 @@ def eval_command(config_path: Path | None, show_wrong: bool, folder: Path) -> No
     Example:
       quotebot eval tests/data/labelled
     """
-    setup_logging(False)
+    setup_logging(0)
     config, rules = _load_or_defaults(config_path, folder / "quotebot.toml")
     try:
         report = evaluate(folder, rules, context_for(config))
@@ -205,7 +205,12 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
 )
 @click.option("--once", is_flag=True, help="One pass over the mailbox (and reminders), then exit.")
 @click.option("--show-reply", is_flag=True, help="With --once: print one reply in full.")
-@click.option("-v", "--verbose", is_flag=True, help="Log one line per message to stderr.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log one line per message to stderr (-vv: also the IMAP protocol, logins redacted).",
+)
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
@@ -214,7 +219,7 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
     help="json: one JSON object per log line, for log collectors.",
 )
 def run(
-    config_path: Path, once: bool, show_reply: bool, verbose: bool, log_format: LogFormat
+    config_path: Path, once: bool, show_reply: bool, verbose: int, log_format: LogFormat
 ) -> None:
     """Read the mailbox, decide every new message, send clarification replies and reminders,
     record everything, and send the ops lead's digest on its schedule. Runs until SIGTERM or
@@ -225,7 +230,7 @@ def run(
     Example:
       quotebot run --once --config examples/quotebot.toml
     """
-    setup_logging(verbose or not once, log_format)
+    setup_logging(max(verbose, 0 if once else 1), log_format)
     adapters = None
     try:
         config, rules = _load(config_path)
@@ -272,7 +277,7 @@ def digest(config_path: Path, html_path: Path | None, send: bool) -> None:
     Example:
       quotebot digest --config examples/quotebot.toml --html var/digest.html
     """
-    setup_logging(False)
+    setup_logging(0)
     adapters = None
     try:
         config, _rules = _load(config_path)
@@ -317,7 +322,7 @@ def status(config_path: Path) -> None:
     Example:
       quotebot status --config examples/quotebot.toml
     """
-    setup_logging(False)
+    setup_logging(0)
     try:
         config, _rules = _load(config_path)
         store = Store(config.database_url)
@@ -346,7 +351,7 @@ def retry(config_path: Path, message_id: str) -> None:
     Example:
       quotebot retry '<INBOX/1700000000/42@quotebot.invalid>'
     """
-    setup_logging(False)
+    setup_logging(0)
     try:
         config, _rules = _load(config_path)
         if not Store(config.database_url).retry(message_id, datetime.now(UTC)):

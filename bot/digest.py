@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from bot.digest_model import (
     AskRow,
@@ -90,9 +91,11 @@ def _who(address: str, customer: str) -> str:
 def _authorised(row: MessageRow, customer: str) -> str:
     """Who authorised a release: "Lee Park (purchasing)", "PO 4471", else the sender."""
     found = _CONTACT.match(row.authority or "")
-    if found:
-        return f"{found.group(2)} ({found.group(1)})"
-    return row.authority or _who(row.sender, customer)
+    who = f"{found.group(2)} ({found.group(1)})" if found else None
+    who = who or row.authority or _who(row.sender, customer)
+    if row.sender_verified is False and "unverified" not in who:
+        who += " (unverified sender)"  # [security]: the shop's server did not vouch for it
+    return who
 
 
 def _quote(thread: ThreadRow | None, key: str, sender: str, subject: str = "") -> Quote:
@@ -346,7 +349,7 @@ def number(value: int | None) -> str:
 
 @cache
 def _environment(folder: Path, html: bool) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = SandboxedEnvironment(  # a shop edits the templates: no access to Python internals
         loader=jinja2.FileSystemLoader(folder),
         autoescape=html,  # buyer text (subjects, sentences) must stay text in the HTML part
         undefined=jinja2.StrictUndefined,

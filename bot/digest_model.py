@@ -33,6 +33,7 @@ class MessageRow:
     material: str | None = None
     po_number: str | None = None
     authority: str | None = None
+    sender_verified: bool | None = None  # False: [security] could not verify the sender
     source_key: str = ""
     error: str | None = None
 

@@ -27,8 +27,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(verbose: bool, log_format: LogFormat = "text") -> None:
-    """INFO and up with `verbose`, else WARNING and up, to stderr."""
+def setup_logging(verbose: int, log_format: LogFormat = "text") -> None:
+    """WARNING and up; INFO with `verbose` 1, DEBUG with 2 (imapclient's protocol lines, whose
+    logins it redacts), to stderr."""
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -36,6 +37,6 @@ def setup_logging(verbose: bool, log_format: LogFormat = "text") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)  # it logs every odd part
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run otherwise

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from bot.errors import TemplateError
 from bot.model import Decision, Message
@@ -36,7 +37,7 @@ def header_safe(value: str, limit: int = MAX_HEADER) -> str:
 
 @cache
 def _environment(folder: Path) -> jinja2.Environment:
-    return jinja2.Environment(
+    return SandboxedEnvironment(  # a shop edits the templates: no access to Python internals
         loader=jinja2.FileSystemLoader(folder),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,

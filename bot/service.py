@@ -90,6 +90,7 @@ def context_for(config: Config) -> Context:
         own_addresses=config.own_addresses,
         customer_domains=config.customer_domains,
         contacts={c.email: c for c in config.contacts},
+        authserv_ids=frozenset(config.security.authserv_ids),
     )
 
 

@@ -274,3 +274,47 @@ def test_bad_schedule_or_digest_value(
         parse_config(SOURCE, _with(table, value))
     for part in expected:
         assert part in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("MX.PrintShop.example", ("mx.printshop.example",)),
+        (
+            ["mx1.printshop.example", "MX2.printshop.example", "mx1.printshop.example"],
+            ("mx1.printshop.example", "mx2.printshop.example"),
+        ),
+    ],
+    ids=["one-id-lower-cased", "two-mx"],
+)
+def test_security_authserv_id(value: object, expected: tuple[str, ...]) -> None:
+    """[security] authserv_id takes one id or a list of them (a shop with two MX hosts)."""
+    config = parse_config(SOURCE, _with(("security", "authserv_id"), value))
+    assert config.security.authserv_ids == expected
+
+
+def test_security_defaults_to_no_check() -> None:
+    """Without a [security] table no receiving server is trusted and nothing is checked."""
+    assert parse_config(SOURCE, copy.deepcopy(BASE)).security.authserv_ids == ()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("authserv_id", "", ["security.authserv_id = ''", "mx.printshop.example"]),
+        ("authserv_id", "mx.printshop.example; dmarc=pass", ["security.authserv_id", "receiving"]),
+        ("authserv_id", [], ["security.authserv_id = []", "at least one"]),
+        ("authserv_id", ["mx1.printshop.example", 7], ["security.authserv_id = 7"]),
+        ("authserv_id", 7, ["security.authserv_id = 7", "expected a str or list"]),
+        ("verify_dkim", True, ["security.verify_dkim = True", "not supported"]),
+        ("authserv", "mx.printshop.example", ["security.authserv", "unknown key"]),
+    ],
+    ids=["empty", "not-an-id", "empty-list", "list-with-number", "number", "verify-dkim", "typo"],
+)
+def test_bad_security_value_names_the_key(key: str, value: object, expected: list[str]) -> None:
+    """A bad [security] value raises ConfigError naming the file, the key, the value and a fix."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(SOURCE, _with(("security", key), value))
+    assert str(SOURCE) in str(caught.value)
+    for part in expected:
+        assert part in str(caught.value)

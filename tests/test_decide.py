@@ -591,3 +591,121 @@ def test_hold_naming_the_released_revision_is_a_hold_not_a_reopen(rules: Rules) 
     )
     assert (decisions[1].action, decisions[1].stage, decisions[1].missing) == ("record", "hold", ())
     assert state.status == "conflict"
+
+
+OUR_MX = "mx.printshop.example"
+VERIFIED_CTX = Context(
+    own_addresses=CTX.own_addresses,
+    customer_domains=CTX.customer_domains,
+    contacts=CTX.contacts,
+    authserv_ids=frozenset({OUR_MX}),
+)
+RELEASE = "Release 250 units of rev B4, start now."
+AR = "Authentication-Results: "
+GENUINE_PASS = (
+    f"{AR}{OUR_MX}; spf=pass smtp.mailfrom={LEE}; dmarc=pass header.from=acme-robotics.example"
+)
+GENUINE_FAIL = (
+    f"{AR}{OUR_MX}; spf=fail smtp.mailfrom={LEE}; dmarc=fail header.from=acme-robotics.example"
+)
+FORGED_PASS = f"{AR}mx.attacker.example; dkim=pass header.d=acme-robotics.example; dmarc=pass header.from=acme-robotics.example"
+
+
+def verified(rules: Rules, message: Message, state: ThreadState | None = None) -> Decision:
+    """The decision for one message when the shop trusts mx.printshop.example's results."""
+    decision, _ = decide(message, state or ThreadState(key="t"), VERIFIED_CTX, rules)
+    return decision
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        case("dmarc-fail", (GENUINE_FAIL,)),
+        case("no-authentication-results", ()),
+        case("forged-pass-below-the-real-one", (GENUINE_FAIL, FORGED_PASS)),
+        case("forged-pass-above-the-real-one", (FORGED_PASS, GENUINE_FAIL)),
+        case("only-a-forged-pass", (FORGED_PASS,)),
+        case("our-id-forged-below-the-real-one", (GENUINE_FAIL, GENUINE_PASS)),
+    ],
+)
+def test_forged_release_from_purchasing_lacks_authority(
+    rules: Rules, headers: tuple[str, ...]
+) -> None:
+    """A release "from" a purchasing contact that our server does not vouch for asks for authority
+    and says the sender is unverified."""
+    decision = verified(rules, mail(RELEASE, LEE, *headers))
+    assert (decision.action, decision.stage, decision.missing) == (
+        "clarify",
+        "production",
+        ("authority",),
+    )
+    assert decision.authority is None
+    assert decision.sender_verified is False
+    assert "unverified sender" in decision.reason
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        case("genuine-pass", (GENUINE_PASS,)),
+        case("genuine-pass-above-a-forged-fail", (GENUINE_PASS, FORGED_PASS, GENUINE_FAIL)),
+        case("aligned-dkim", (f"{AR}{OUR_MX}; dkim=pass header.d=acme-robotics.example",)),
+    ],
+)
+def test_verified_release_is_recorded_as_before(rules: Rules, headers: tuple[str, ...]) -> None:
+    """The same release with our server's topmost dmarc=pass is recorded with the contact's
+    authority."""
+    message = mail(RELEASE, LEE, *headers)
+    decision = verified(rules, message)
+    assert (decision.action, decision.missing) == ("record", ())
+    assert decision.authority == "purchasing contact Lee Park"
+    assert decision.sender_verified is True
+    assert "unverified" not in decision.reason
+    plain = one(rules, message)
+    assert (plain.action, plain.authority, plain.reason) == (
+        decision.action,
+        decision.authority,
+        decision.reason,
+    )
+
+
+def test_without_authserv_id_nothing_is_checked(rules: Rules) -> None:
+    """With no [security] authserv_id the directory counts as written and nothing is flagged."""
+    decision = one(rules, mail(RELEASE, LEE, GENUINE_FAIL))
+    assert (decision.action, decision.sender_verified, decision.verification) == (
+        "record",
+        None,
+        "",
+    )
+
+
+def test_po_from_an_unverified_sender_counts_but_is_flagged(rules: Rules) -> None:
+    """A PO number still gives authority (release-rules.md), marked as resting on an unverified
+    sender so the digest and `quotebot check` show it."""
+    decision = verified(rules, mail(f"{RELEASE} PO 4500123.", LEE, GENUINE_FAIL))
+    assert (decision.action, decision.missing) == ("record", ())
+    assert decision.authority == "PO 4500123 (unverified sender)"
+    assert decision.sender_verified is False
+    assert "unverified sender: dmarc=fail from mx.printshop.example" in decision.reason
+
+
+def test_unverified_contact_cannot_settle_a_conflict(rules: Rules) -> None:
+    """After a release and a hold, only a verified contact with authority releases again."""
+    state = ThreadState(key="t")
+    for message in (
+        mail(RELEASE, LEE, GENUINE_PASS),
+        mail("Please hold, do not start.", DANA, GENUINE_PASS),
+    ):
+        _, state = decide(message, state, VERIFIED_CTX, rules)
+    assert state.status == "conflict"
+    forged, after = decide(mail(f"{RELEASE} PO 4500123.", LEE), state, VERIFIED_CTX, rules)
+    assert (forged.action, after.status) == ("clarify", "conflict")
+    genuine, after = decide(mail(RELEASE, LEE, GENUINE_PASS), state, VERIFIED_CTX, rules)
+    assert (genuine.action, after.status) == ("record", "released")
+
+
+def test_never_answered_message_carries_the_verification(rules: Rules) -> None:
+    """A message on the never-answer list still records whether its sender was vouched for."""
+    decision = verified(rules, mail(RELEASE, LEE, "Precedence: bulk"))
+    assert (decision.action, decision.sender_verified) == ("ignore", False)
+    assert "no Authentication-Results" in decision.verification

@@ -667,3 +667,35 @@ def test_html_digest_renders_to_a_picture(sample: tuple[str, str], tmp_path: Pat
         (ROOT / "docs").mkdir(exist_ok=True)
         screenshot(html, ROOT / "docs" / "digest.png", height=DOCS_HEIGHT)
         shutil.copyfile(html, ROOT / "docs" / "digest.html")
+
+
+@pytest.mark.parametrize(("verified", "flagged"), [(False, True), (True, False), (None, False)])
+def test_a_release_from_an_unverified_sender_is_flagged(
+    verified: bool | None, flagged: bool
+) -> None:
+    """[security]: a release the shop's server did not vouch for says so where it names who
+    authorised it."""
+    release = MessageRow(
+        seq=1,
+        thread_key="q-1200",
+        sender="lee.park@acme-robotics.example",
+        subject="Re: Quote Q-1200",
+        received_at=None,
+        processed_at=T0,
+        action="record",
+        stage="production",
+        missing=(),
+        sentence="Release 200 of rev B now.",
+        thread_status="released",
+        quantity=200,
+        revision="B",
+        authority="purchasing contact Lee Park",
+        sender_verified=verified,
+    )
+    data = replace(
+        _data(runs=(_run(T0),)),
+        threads=(ThreadRow("q-1200", "Re: Quote Q-1200", "released"),),
+        messages=(release,),
+    )
+    digest = build_digest(data, now=T0 + timedelta(hours=1), stale_days=3, zone=UTC)
+    assert ("unverified sender" in digest.released[0].authorised_by) is flagged

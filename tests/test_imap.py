@@ -3,6 +3,7 @@ seen once, answered at most once, whatever people, the server or a crash do in b
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -359,3 +360,24 @@ def test_wrong_password_is_one_clear_error(config: Config, monkeypatch: pytest.M
     monkeypatch.setenv("QUOTEBOT_TEST_PASSWORD", "wrong")
     with pytest.raises(MailboxError, match="login refused.*QUOTEBOT_TEST_PASSWORD"):
         run(config)
+
+
+def test_451_then_550_retries_then_records_the_refusal(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """A 451 keeps the reply pending for the next pass; when that pass gets a 550, the reply
+    is recorded as refused (with the server's answer) and never tried again."""
+    dovecot.deliver(vague())
+    smtp_sink.fail_next(451)
+    with pytest.raises(OutboxError, match="temporary"):
+        run(config)
+    assert len(Store(config.database_url).pending_replies()) == 1
+    smtp_sink.fail_next(550)
+    run(config)
+    run(config)
+    assert smtp_sink.received == []
+    store = Store(config.database_url)
+    assert store.pending_replies() == []
+    with sqlite3.connect(config.database_url.removeprefix("sqlite:///")) as db:
+        status, reason = db.execute("SELECT status, reason FROM replyrecord").fetchone()
+    assert status == "failed" and "550" in reason

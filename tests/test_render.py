@@ -12,7 +12,7 @@ from bot.decide import Context, decide
 from bot.errors import TemplateError
 from bot.model import Contact, Decision, Message, ThreadState
 from bot.parse import parse_message
-from bot.render import Sender, header_safe, render_reply
+from bot.render import Sender, header_safe, render_reply, render_template
 from bot.rules import Rules
 
 NOW = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
@@ -211,3 +211,10 @@ def test_missing_template_raises_template_error(rules: Rules, tmp_path: Path) ->
 def test_header_safe(value: str, expected: str) -> None:
     """Values copied into headers lose line breaks and NULs and are capped in length."""
     assert header_safe(value) == expected
+
+
+def test_shop_edited_templates_run_in_a_sandbox(tmp_path: Path) -> None:
+    """A template that reaches for Python internals fails with a TemplateError, not code."""
+    (tmp_path / "clarify.txt.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(TemplateError):
+        render_template(tmp_path, "clarify.txt.j2", {})

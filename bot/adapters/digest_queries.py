@@ -77,6 +77,9 @@ def _message(row: MessageRecord) -> MessageRow:
         material=_str(fields.get("material")),
         po_number=_str(fields.get("po_number")),
         authority=_str(fields.get("authority")),
+        sender_verified=fields.get("sender_verified")
+        if isinstance(fields.get("sender_verified"), bool)
+        else None,
         source_key=row.source_key,
         error=row.error,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -163,12 +164,25 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (0600) before SQLite opens it; its
+    -wal and -shm files take the same mode."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StoreError(
+            f"{path}: cannot create the database file: {exc.strerror}; check database.url"
+        ) from None
+
+
 class Store:
     """All database access; one transaction per handled message."""
 
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(url.removeprefix("sqlite:///")))
         try:
             self.engine: Engine = create_engine(url)
             if url.startswith("sqlite"):
@@ -265,6 +279,8 @@ class Store:
                             "timing": fields.timing,
                             "po_number": fields.po_number,
                             "authority": decision.authority,
+                            "sender_verified": decision.sender_verified,
+                            "verification": decision.verification,
                             "evidence": dict(fields.evidence),
                         }
                     ),
