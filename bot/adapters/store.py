@@ -22,7 +22,7 @@ class MessageRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(index=True, unique=True)
-    source_key: str = ""
+    source_key: str = Field(default="", index=True)
     thread_key: str = Field(default="", index=True)
     sender: str = ""
     subject: str = ""
@@ -77,6 +77,19 @@ def _add_missing_columns(engine: Engine) -> None:
             conn.execute(text("ALTER TABLE messagerecord ADD COLUMN attempts INTEGER DEFAULT 0"))
         if "retry_at" not in columns:
             conn.execute(text("ALTER TABLE messagerecord ADD COLUMN retry_at DATETIME"))
+        # lookups per message: by where it is (failures) and by the bot's own reply ids
+        conn.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_messagerecord_source_key "
+                "ON messagerecord (source_key)"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_replyrecord_reply_message_id "
+                "ON replyrecord (reply_message_id)"
+            )
+        )
 
 
 class FolderCursor(SQLModel, table=True):
