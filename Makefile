@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt clean
+.PHONY: demo test lint fmt clean bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: lint
 fmt: $(STAMP)
 	$(BIN)/ruff format bot tests
 	$(BIN)/ruff check --fix bot tests
+
+# the issue-7 figures against a throwaway Dovecot: N=10,000 by default; ARGS=--large for
+# 100,000, ARGS="--messages 2000" for a quick run, ARGS=--profile for where the backlog goes
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,193 @@
+"""`python -m benchmarks`: one run on one mailbox, every figure of issue 7, one table and its
+JSON. Dovecot and the SMTP sink are throwaway servers on loopback ports, stopped at the end.
+
+    python -m benchmarks --messages 2000        # a quick run
+    python -m benchmarks --large --profile      # 100,000 messages, and where the pass goes
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.mailbox import REPO, Dovecot, Filled, SmtpSink, bot_config, fill
+from benchmarks.mailgen import Generator
+from benchmarks.measure import (
+    baseline,
+    decisions,
+    examine_search,
+    idle_notice,
+    idle_pass,
+    reaction,
+    run_once,
+)
+from benchmarks.profiling import format_profile, profile_backlog
+from benchmarks.report import machine, revision, table, write_json
+
+DEFAULT_MESSAGES = 10_000
+LARGE_MESSAGES = 100_000
+SMALL_FOLDER, SMALL_MESSAGES = "Small", 1_000
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Time quotebot against a throwaway Dovecot full of generated quote mail.",
+        epilog="Example: python -m benchmarks --messages 2000",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--messages",
+        type=int,
+        default=DEFAULT_MESSAGES,
+        metavar="N",
+        help=f"messages in the folder (default {DEFAULT_MESSAGES:,}; at least {SMALL_MESSAGES:,})",
+    )
+    size.add_argument("--large", action="store_true", help=f"{LARGE_MESSAGES:,} messages")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile one backlog pass (cProfile)"
+    )
+    parser.add_argument(
+        "--reactions",
+        type=int,
+        default=50,
+        metavar="K",
+        help="messages timed for the reaction figure (default 50; 0 skips it)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=REPO / "var" / "bench" / "latest.json",
+        metavar="FILE",
+        help="where the JSON goes (default var/bench/latest.json)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, dbs)")
+    args = parser.parse_args(argv)
+    if args.large:
+        args.messages = LARGE_MESSAGES
+    if args.messages < SMALL_MESSAGES:
+        parser.error(f"--messages must be at least {SMALL_MESSAGES:,}")
+    return args
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="quotebot-bench-"))
+    try:
+        result = run(args, work)
+    finally:
+        if args.keep:
+            say(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table(result))
+    write_json(result, args.output)
+    say(f"written: {args.output}")
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    n: int = args.messages
+    since = datetime.now(UTC).replace(microsecond=0)
+    generator = Generator(end=since - timedelta(hours=1))
+    figures: dict[str, Any] = {}
+    with Dovecot() as server, SmtpSink() as sink:
+        say(f"filling Dovecot with {n:,} generated messages (and {SMALL_MESSAGES:,} in Small)")
+        filled = fill(server, generator.messages(n), small=SMALL_FOLDER, small_count=SMALL_MESSAGES)
+        say(f"filled: {filled.bytes / 1e6:.1f} MB in {filled.seconds:.1f} s")
+        imap = server.imap_settings()
+
+        def config(name: str, *, folder: str = "INBOX", smtp: bool = False) -> Path:
+            outbox = sink.settings() if smtp else work / "outbox"
+            return bot_config(
+                work / f"{name}.toml",
+                imap=imap,
+                database=work / f"{name}.db",
+                since=since,
+                folder=folder,
+                outbox=outbox,
+            )
+
+        say("baseline: fetch")
+        fetch = baseline(server, "INBOX", parse=False)
+        say("baseline: fetch + parse")
+        fetch_parse = baseline(server, "INBOX", parse=True)
+        say("backlog: quotebot run --once")
+        backlog_config = config("backlog")
+        backlog = run_once(backlog_config, work, "backlog")
+        say(f"backlog: {backlog.handled:,} handled in {backlog.seconds:.1f} s")
+        cli_idle = run_once(backlog_config, work, "cli-idle")
+        say("idle passes")
+        idle_n = idle_pass(backlog_config, n)
+        idle_small = idle_pass(config("small", folder=SMALL_FOLDER), SMALL_MESSAGES)
+        figures |= {
+            "fetch": _throughput(fetch),
+            "fetch_parse": _throughput(fetch_parse),
+            "backlog": {
+                **{k: v for k, v in dataclasses.asdict(backlog).items() if k != "stderr"},
+                "per_second": backlog.handled / backlog.seconds,
+                "ratio_to_fetch_parse": backlog.seconds / fetch_parse.seconds,
+                "decisions": decisions(work / "backlog.db"),
+                "outbox": "Maildir (SMTP kept out of the figure); no reply: all mail before since",
+            },
+            "cli_idle_seconds": cli_idle.seconds,
+            "idle_pass": {
+                "n": dataclasses.asdict(idle_n),
+                "small": dataclasses.asdict(idle_small),
+                "ratio": idle_n.median_ms / idle_small.median_ms,
+                "imap_alone_ms": {
+                    "n": examine_search(server, "INBOX"),
+                    "small": examine_search(server, SMALL_FOLDER),
+                },
+            },
+        }
+        if args.profile:
+            say("profiling a backlog pass (cProfile)")
+            found = profile_backlog(config("profile"), args.output.with_name("backlog.prof"))
+            print(format_profile(found), file=sys.stderr)
+            figures["profile"] = dataclasses.asdict(found)
+        if args.reactions:
+            say(f"reaction: quotebot run (IDLE) and {args.reactions} new messages")
+            found_reaction = reaction(
+                config("backlog", smtp=True), server, sink, work, count=args.reactions
+            )
+            notices = idle_notice(server, "IdleProbe")
+            figures["reaction"] = {
+                **dataclasses.asdict(found_reaction),
+                "dovecot_idle_notice_p50_s": statistics.median(notices) if notices else None,
+            }
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "messages": n,
+        "revision": revision(REPO),
+        "machine": machine(),
+        "mailbox": _mailbox(filled),
+        "figures": figures,
+    }
+
+
+def _throughput(found: Any) -> dict[str, float]:
+    return {"messages": found.messages, "seconds": found.seconds, "per_second": found.per_second}
+
+
+def _mailbox(filled: Filled) -> dict[str, Any]:
+    return {
+        "folders": filled.folders,
+        "megabytes": filled.bytes / 1e6,
+        "median_kb": filled.median_bytes / 1000,
+        "big": filled.big,
+        "pdf": filled.kinds.get("complete_pdf", 0),
+        "kinds": dict(filled.kinds.most_common()),
+        "fill_seconds": filled.seconds,
+    }
