@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from bot.model import Attachment, Extraction, Fields, Modality, Stage, Statement
 from bot.rules import Patterns, Rules, any_match
-from bot.sentences import split_clauses, split_sentences
+from bot.sentences import MAX_EXTRACT_CHARS, clip_text, split_clauses, split_sentences
 
 _NUMBER = re.compile(
     r"(?<![\w.$€£#/+-])(\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+|\d{1,6})"
@@ -542,6 +542,7 @@ def extract(
     """Statements, fields and stage of one message's new text and its attached purchase order.
     `known_revisions`: revisions the shop named earlier in the thread; `answering`: the text
     answers the shop's release questions."""
+    text = clip_text(text, MAX_EXTRACT_CHARS)  # bounded work whatever the caller hands in
     clauses = _clauses(text, rules, answering=answering) + _po_clauses(attachments, rules)
     counts = [
         count

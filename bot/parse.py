@@ -7,6 +7,7 @@ import email.policy
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -19,12 +20,24 @@ import mailparser
 from bot.errors import MessageError
 from bot.model import Attachment, Message
 from bot.pdf import pdf_text
+from bot.sentences import clip_text
 from bot.zones import html_quote_start  # zones knows the clients' quote markup
 
 log = logging.getLogger(__name__)
 
+# Bounds on what one message may cost, whatever arrives (tests/test_bad_input.py).
+MAX_MESSAGE_BYTES = 25_000_000  # [mailbox] max_message_bytes; parsing costs ~9x the size
+TRUNCATED_BODY_BYTES = 256 * 1024  # of an oversized message's body, as the IMAP adapter fetches
+MAX_HEADER_BYTES = 256 * 1024  # Postfix stops at 100 KB (header_size_limit)
+MAX_CONTAINERS = 64  # multipart/* and message/* parts; deeper nesting overflows the parser's stack
+MAX_PARTS = 1_000  # MIME parts parsed and walked; each costs the parser a Message object
+MAX_HTML_CHARS = 1_000_000  # of HTML converted to text (html2text: ~2 s a million)
+MAX_PDFS = 3  # attached PDFs read for a purchase order
+
 _MSGID = re.compile(r"<[^<>\s]+>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTAINER = re.compile(rb"^content-type:[ \t]*(?:\r?\n[ \t]+)?(?:multipart|message)/", re.I | re.M)
+_BOUNDARY = re.compile(rb'\bboundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 
 
 def decode_words(value: str) -> str:
@@ -97,9 +110,53 @@ def parse_address(value: str) -> tuple[str, str]:
     return name, addr.lower()
 
 
+def _header_end(raw: bytes) -> int:
+    """Where the header section ends (the blank line), or len(raw) when there is none."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return min(ends, default=len(raw))
+
+
 def _fingerprint(raw: bytes) -> str:
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    head = raw[: _header_end(raw)]
     return f"<{hashlib.sha256(head).hexdigest()[:32]}@quotebot.invalid>"
+
+
+def _line_start(data: bytes, at: int) -> int:
+    return data.rfind(b"\n", 0, at) + 1
+
+
+def bounded(raw: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[bytes, tuple[str, ...]]:
+    """`raw` cut so that parsing it stays small, and what was cut, as defect names: a header
+    section past MAX_HEADER_BYTES, a message past `max_bytes` (its header and the first
+    TRUNCATED_BODY_BYTES of its body are kept), the part that opens the (MAX_CONTAINERS + 1)th
+    multipart or message/rfc822, and the (MAX_PARTS + 1)th MIME part onwards."""
+    cuts: list[str] = []
+    end = _header_end(raw)
+    head, body = raw[:end], raw[end:]
+    if len(head) > MAX_HEADER_BYTES:
+        head = head[: _line_start(head, MAX_HEADER_BYTES)].rstrip(b"\r\n")
+        cuts.append("HeaderTruncated")
+    if len(raw) > max_bytes:
+        body = body[:TRUNCATED_BODY_BYTES]
+        cuts.append("MessageTruncated")
+    data = head + body if cuts else raw
+    containers = _CONTAINER.finditer(data)
+    for count, found in enumerate(containers, 1):
+        if count > MAX_CONTAINERS:
+            data = data[: _line_start(data, found.start())]
+            cuts.append("TooDeeplyNested")
+            break
+    boundaries = {b"--" + (m.group(1) or m.group(2)) for m in _BOUNDARY.finditer(data)}
+    if boundaries:
+        delimiters = re.finditer(
+            b"^(?:" + b"|".join(map(re.escape, sorted(boundaries))) + b")", data, re.M
+        )
+        for count, found in enumerate(delimiters, 1):
+            if count > MAX_PARTS:
+                data = data[: found.start()]
+                cuts.append("TooManyParts")
+                break
+    return data, tuple(cuts)
 
 
 def _ids(value: str | None) -> tuple[str, ...]:
@@ -108,7 +165,7 @@ def _ids(value: str | None) -> tuple[str, ...]:
 
 def _addresses(values: list[str]) -> tuple[str, ...]:
     found = []
-    for _, addr in getaddresses([decode_words(v) for v in values]):
+    for _, addr in getaddresses([_scrub(decode_words(raw_8bit(str(v)))) for v in values]):
         if _ADDR_OK.match(addr):
             found.append(addr.lower())
     return tuple(found)
@@ -124,29 +181,103 @@ def _date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Bytes of a text part in their declared charset, else UTF-8, else Windows-1252; never
+    raises on an unknown or wrong charset."""
+    for name in (charset, "utf-8"):
+        if not name:
+            continue
+        try:
+            text = data.decode(name)
+            text.encode("utf-8")  # UTF-7 and others can give lone surrogates
+        except (LookupError, ValueError):  # unknown codec, bad bytes, a NUL in the name
+            continue
+        return text
+    return data.decode("cp1252", "replace")
+
+
+def _scrub(text: str) -> str:
+    """Text without NUL or lone surrogates, safe for the database, JSON and SMTP."""
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def walk(msg: StdMessage) -> Iterator[tuple[StdMessage, int]]:
+    """Each part, depth first, with how many message/rfc822 parts it sits in; at most MAX_PARTS
+    parts and without recursion (the bytes were `bounded`, this bounds our own work)."""
+    stack = [(msg, 0)]
+    for _ in range(MAX_PARTS):
+        if not stack:
+            return
+        part, inside = stack.pop()
+        yield part, inside
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            inner = inside + (part.get_content_maintype() == "message")
+            stack.extend((p, inner) for p in reversed(payload) if isinstance(p, StdMessage))
+
+
+def _text_of(part: StdMessage) -> str:
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    return decode_text(data, part.get_content_charset())
+
+
+def _is_attachment(part: StdMessage) -> bool:
+    return bool(part.get_filename()) or part.get_content_disposition() == "attachment"
+
+
 def _body_from_std(msg: StdMessage) -> tuple[list[str], list[str], list[Attachment]]:
     plain: list[str] = []
     html: list[str] = []
     attachments: list[Attachment] = []
-    for part in msg.walk():
+    for part, _ in walk(msg):
         if part.is_multipart():
             continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
         ctype = part.get_content_type()
-        if filename or part.get_content_disposition() == "attachment":
-            attachments.append(Attachment(decode_words(filename or ""), ctype, len(data)))
+        if _is_attachment(part):
+            payload = part.get_payload(decode=True)
+            size = len(payload) if isinstance(payload, bytes) else 0
+            attachments.append(Attachment(decode_words(part.get_filename() or ""), ctype, size))
             continue
-        if ctype not in ("text/plain", "text/html"):
-            continue
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            text = data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            text = data.decode("utf-8", "replace")
-        (html if ctype == "text/html" else plain).append(text)
+        if ctype in ("text/plain", "text/html"):
+            (html if ctype == "text/html" else plain).append(_text_of(part))
     return plain, html, attachments
+
+
+def _has_attached_message(msg: StdMessage) -> bool:
+    return any(inside for _, inside in walk(msg))
+
+
+def _text_with_attached_messages(msg: StdMessage) -> tuple[str, bool]:
+    """The body text when the message carries messages (a forward as attachment, a bounce):
+    the sender's own text, then each carried message's text quoted with one `>` per level, so
+    it counts as history and never as what the sender states."""
+    own: dict[str, list[str]] = {"text/plain": [], "text/html": []}
+    carried: list[str] = []
+    for part, inside in walk(msg):
+        ctype = part.get_content_type()
+        if part.is_multipart() or ctype not in own or _is_attachment(part):
+            continue
+        if not inside:
+            own[ctype].append(_text_of(part))
+            continue
+        text = _text_of(part)
+        text = html_to_text(text[:MAX_HTML_CHARS]) if ctype == "text/html" else text
+        marks = ">" * inside
+        carried.extend(f"{marks} {line}".rstrip() for line in text.splitlines())
+    plain = "\n".join(t for t in own["text/plain"] if t.strip())
+    from_html = not plain.strip() and bool(own["text/html"])
+    text = _html_body(own["text/html"]) if from_html else plain
+    return "\n\n".join(t for t in (text.rstrip(), "\n".join(carried)) if t), from_html
+
+
+def _html_body(html: list[str]) -> str:
+    return html_to_text("\n".join(html)[:MAX_HTML_CHARS])
 
 
 def _from_mailparser(raw: bytes) -> tuple[StdMessage, list[str], list[str], list[Attachment]]:
@@ -163,12 +294,13 @@ def _from_mailparser(raw: bytes) -> tuple[StdMessage, list[str], list[str], list
 
 
 def _with_pdf_text(std: StdMessage, attachments: list[Attachment]) -> list[Attachment]:
-    """Attachments with the text layer of each PDF among them (a purchase order, perhaps)."""
+    """Attachments with the text layer of each PDF among them (a purchase order, perhaps);
+    the first MAX_PDFS PDFs are read."""
     texts: dict[str, str] = {}
-    for part in std.walk():
+    for part, _ in walk(std):
         filename = decode_words(part.get_filename() or "")
         is_pdf = part.get_content_type() == "application/pdf" or filename.lower().endswith(".pdf")
-        if is_pdf and not part.is_multipart():
+        if is_pdf and not part.is_multipart() and len(texts) < MAX_PDFS:
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
                 texts.setdefault(filename, pdf_text(payload))
@@ -179,10 +311,32 @@ def _with_pdf_text(std: StdMessage, attachments: list[Attachment]) -> list[Attac
     return named + found
 
 
-def parse_message(raw: bytes) -> Message:
-    """Parse one message; raises MessageError when nothing usable can be read."""
-    if not raw.strip():
+# Headers whose text is structured and never encoded by a sender: decoding RFC 2047 in them
+# would let an attacker-chosen part (an envelope sender in Authentication-Results) add results.
+_NOT_ENCODED = frozenset({"authentication-results", "arc-authentication-results"})
+
+
+def _header_value(name: str, value: str) -> str:
+    text = raw_8bit(value)
+    if name.lower() not in _NOT_ENCODED:
+        text = decode_words(text)
+    return _scrub(clean_header(text))
+
+
+def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+    """Parse one message; raises MessageError when nothing usable can be read. The work is
+    bounded: see `bounded` for the bytes parsed and bot.sentences.clip_text for the text kept.
+    A message past `max_bytes` is read from its header and the start of its body."""
+    if not raw or raw.isspace():  # not raw.strip(): that copies a 50 MB message
         raise MessageError("empty message")
+    data, cuts = bounded(raw, max_bytes)
+    try:
+        return _parse(data, cuts)
+    except Exception as exc:  # a parser bug on one hostile message is that message's error
+        raise MessageError(f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _parse(raw: bytes, cuts: tuple[str, ...]) -> Message:
     try:
         std, plain, html, attachments = _from_mailparser(raw)
     except Exception as exc:  # mail-parser raises many kinds on bad input; fall back
@@ -192,18 +346,23 @@ def parse_message(raw: bytes) -> Message:
         std = email.message_from_bytes(raw, policy=email.policy.compat32)
         plain, html, attachments = _body_from_std(std)
     attachments = _with_pdf_text(std, attachments)
-    headers = tuple(
-        (str(k).lower(), clean_header(decode_words(raw_8bit(str(v))))) for k, v in std.raw_items()
-    )
-    values = dict(reversed(headers))
+    headers = tuple((str(k).lower(), _header_value(str(k), str(v))) for k, v in std.raw_items())
+    values = dict(reversed(headers))  # the first of a repeated header (Message-ID) wins
 
     def get(name: str) -> str | None:
         return values.get(name)
 
     from_name, from_addr = parse_address(get("from") or "")
-    plain_text = "\n".join(t for t in plain if t.strip())
-    from_html = not plain_text.strip() and bool(html)
-    text = html_to_text("\n".join(html)) if from_html else plain_text
+    if _has_attached_message(std):
+        text, from_html = _text_with_attached_messages(std)
+    else:
+        plain_text = "\n".join(t for t in plain if t.strip())
+        from_html = not plain_text.strip() and bool(html)
+        text = _html_body(html) if from_html else plain_text
+    text = _scrub(text.replace("\r\n", "\n"))
+    kept = clip_text(text)
+    if kept != text:
+        cuts = (*cuts, "TextTruncated")
     ids = _ids(get("message-id"))
     return Message(
         message_id=ids[0] if ids else _fingerprint(raw),
@@ -216,9 +375,9 @@ def parse_message(raw: bytes) -> Message:
         in_reply_to=(_ids(get("in-reply-to")) or (None,))[0],
         references=_ids(get("references")),
         headers=headers,
-        text=text.replace("\r\n", "\n").replace("\x00", ""),
+        text=kept,
         from_html=from_html,
         attachments=tuple(attachments),
         content_type=std.get_content_type(),
-        defects=tuple(type(d).__name__ for d in getattr(std, "defects", [])),
+        defects=(*(type(d).__name__ for d in getattr(std, "defects", [])), *cuts),
     )

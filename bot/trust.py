@@ -145,7 +145,7 @@ def parse_authentication_results(value: str) -> AuthResults | None:
         if not words:
             return None
         authserv_id = _unquote(words[0]).strip().lower()
-        if len(words) > 1 and words[1].isdigit() and len(words[1]) < 6:
+        if len(words) > 1 and words[1].isascii() and words[1].isdigit() and len(words[1]) < 6:
             version = int(words[1])
     results: list[AuthResult] = []
     for segment in rest:

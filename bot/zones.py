@@ -15,6 +15,7 @@ from mailparser_reply import EmailReplyParser
 
 from bot.model import Zones
 from bot.rules import Patterns, Rules, any_match
+from bot.sentences import clip_text
 
 _QUOTED = re.compile(r"^\s*>")
 _FIELD = re.compile(r"^\W{0,2}[^\W\d_][^:\n]{0,24}?:\W{0,2}(?:\s|$)")  # "Sent: x", "*To:* x"
@@ -302,6 +303,7 @@ def split_zones(
     ...             rules).new_text
     'Approved.'
     """
+    text = clip_text(text)  # bounded work whatever the caller hands in
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     labels = _labels(lines, rules, sender_name)
     if own_sentences:
