@@ -20,7 +20,7 @@ import mailparser
 from bot.errors import MessageError
 from bot.model import Attachment, Message
 from bot.pdf import pdf_text
-from bot.sentences import clip_text
+from bot.sentences import MAX_TEXT_CHARS, clip_text
 from bot.zones import html_quote_start  # zones knows the clients' quote markup
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,13 @@ MAX_PDFS = 3  # attached PDFs read for a purchase order
 
 _MSGID = re.compile(r"<[^<>\s]+>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTAINER = re.compile(rb"^content-type:[ \t]*(?:\r?\n[ \t]+)?(?:multipart|message)/", re.I | re.M)
+# The email package ends a line at CR, LF or CRLF: so do these (matching from the line end
+# before, which keeps them fast), or a CR-only message slips by.
+_LINE = rb"[\r\n]"
+_CONTAINER = re.compile(_LINE + rb"content-type:\s*(?:multipart|message)/", re.I)
 _BOUNDARY = re.compile(rb'\bboundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
+_ODD_BOUNDARY = re.compile(rb"\bboundary\*", re.I)  # RFC 2231-encoded: no client writes it
+_ANY_DELIMITER = re.compile(_LINE + rb"--")
 
 
 def decode_words(value: str) -> str:
@@ -122,7 +127,21 @@ def _fingerprint(raw: bytes) -> str:
 
 
 def _line_start(data: bytes, at: int) -> int:
-    return data.rfind(b"\n", 0, at) + 1
+    return max(data.rfind(b"\n", 0, at), data.rfind(b"\r", 0, at)) + 1
+
+
+def _delimiters(data: bytes) -> re.Pattern[bytes]:
+    """The lines that may open a MIME part: those of the boundaries declared, or every line
+    that starts with "--" when boundaries are RFC 2231-encoded or too many to list."""
+    found: set[bytes] = set()
+    for match in _BOUNDARY.finditer(data):
+        found.add(b"--" + (match[1] or match[2]))
+        if len(found) > 4 * MAX_CONTAINERS:
+            return _ANY_DELIMITER
+    if _ODD_BOUNDARY.search(data):
+        return _ANY_DELIMITER
+    listed = b"|".join(map(re.escape, sorted(found))) or b"(?!)"
+    return re.compile(_LINE + b"(?:" + listed + b")")
 
 
 def bounded(raw: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[bytes, tuple[str, ...]]:
@@ -132,30 +151,25 @@ def bounded(raw: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[bytes, tupl
     multipart or message/rfc822, and the (MAX_PARTS + 1)th MIME part onwards."""
     cuts: list[str] = []
     end = _header_end(raw)
-    head, body = raw[:end], raw[end:]
-    if len(head) > MAX_HEADER_BYTES:
-        head = head[: _line_start(head, MAX_HEADER_BYTES)].rstrip(b"\r\n")
+    head_end = end
+    if end > MAX_HEADER_BYTES:
+        head_end = len(raw[: _line_start(raw, MAX_HEADER_BYTES)].rstrip(b"\r\n"))
         cuts.append("HeaderTruncated")
+    body_end = len(raw)
     if len(raw) > max_bytes:
-        body = body[:TRUNCATED_BODY_BYTES]
+        body_end = min(body_end, end + TRUNCATED_BODY_BYTES)
         cuts.append("MessageTruncated")
-    data = head + body if cuts else raw
-    containers = _CONTAINER.finditer(data)
-    for count, found in enumerate(containers, 1):
+    data = raw[:head_end] + raw[end:body_end] if cuts else raw  # no copy of a whole message
+    for count, found in enumerate(_CONTAINER.finditer(data), 1):
         if count > MAX_CONTAINERS:
-            data = data[: _line_start(data, found.start())]
+            data = data[: _line_start(data, found.start() + 1)]
             cuts.append("TooDeeplyNested")
             break
-    boundaries = {b"--" + (m.group(1) or m.group(2)) for m in _BOUNDARY.finditer(data)}
-    if boundaries:
-        delimiters = re.finditer(
-            b"^(?:" + b"|".join(map(re.escape, sorted(boundaries))) + b")", data, re.M
-        )
-        for count, found in enumerate(delimiters, 1):
-            if count > MAX_PARTS:
-                data = data[: found.start()]
-                cuts.append("TooManyParts")
-                break
+    for count, found in enumerate(_delimiters(data).finditer(data), 1):
+        if count > MAX_PARTS:
+            data = data[: found.start() + 1]
+            cuts.append("TooManyParts")
+            break
     return data, tuple(cuts)
 
 
@@ -259,6 +273,7 @@ def _text_with_attached_messages(msg: StdMessage) -> tuple[str, bool]:
     it counts as history and never as what the sender states."""
     own: dict[str, list[str]] = {"text/plain": [], "text/html": []}
     carried: list[str] = []
+    size = 0
     for part, inside in walk(msg):
         ctype = part.get_content_type()
         if part.is_multipart() or ctype not in own or _is_attachment(part):
@@ -266,10 +281,12 @@ def _text_with_attached_messages(msg: StdMessage) -> tuple[str, bool]:
         if not inside:
             own[ctype].append(_text_of(part))
             continue
+        if size > MAX_TEXT_CHARS:
+            continue  # more than the text keeps: not worth converting
         text = _text_of(part)
         text = html_to_text(text[:MAX_HTML_CHARS]) if ctype == "text/html" else text
-        marks = ">" * inside
-        carried.extend(f"{marks} {line}".rstrip() for line in text.splitlines())
+        carried.extend(f"{'>' * inside} {line}".rstrip() for line in text.splitlines())
+        size += len(text)
     plain = "\n".join(t for t in own["text/plain"] if t.strip())
     from_html = not plain.strip() and bool(own["text/html"])
     text = _html_body(own["text/html"]) if from_html else plain
@@ -300,10 +317,12 @@ def _with_pdf_text(std: StdMessage, attachments: list[Attachment]) -> list[Attac
     for part, _ in walk(std):
         filename = decode_words(part.get_filename() or "")
         is_pdf = part.get_content_type() == "application/pdf" or filename.lower().endswith(".pdf")
-        if is_pdf and not part.is_multipart() and len(texts) < MAX_PDFS:
+        if is_pdf and not part.is_multipart() and filename not in texts:
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                texts.setdefault(filename, pdf_text(payload))
+                texts[filename] = pdf_text(payload)
+            if len(texts) == MAX_PDFS:
+                break
     if not texts:
         return attachments
     named = [replace(a, text=texts.pop(a.filename, "")) for a in attachments]

@@ -23,6 +23,7 @@ from bot.parse import (
     MAX_CONTAINERS,
     MAX_HEADER_BYTES,
     MAX_PARTS,
+    MAX_PDFS,
     TRUNCATED_BODY_BYTES,
     bounded,
     decode_text,
@@ -127,7 +128,7 @@ HOSTILE: dict[str, Callable[[], bytes]] = {
     "nul-bytes": lambda: msg(b"X-N: a\x00b\r\n", b"Release\x00 250\x00 units\r\n" * 1000),
     "line-1mb": lambda: msg(b"", WORDS + b"\r\n" + RELEASE),
     "html-line-1mb": lambda: msg(b"Content-Type: text/html\r\n", b"<p>" + WORDS + b"</p>"),
-    "quoted-20mb": lambda: msg(b"", RELEASE + b"> approved rev C qty 10\r\n" * 800_000),
+    "quoted-5mb": lambda: msg(b"", RELEASE + b"> approved rev C qty 10\r\n" * 200_000),
     "random-bytes": lambda: bytes((i * 7919) % 256 for i in range(100_000)),
 }
 
@@ -190,11 +191,15 @@ def test_header_section_is_cut() -> None:
         (nested_multipart(MAX_CONTAINERS + 5), "TooDeeplyNested"),
         (nested_rfc822(MAX_CONTAINERS + 5), "TooDeeplyNested"),
         (many_parts(MAX_PARTS + 5), "TooManyParts"),
+        (nested_multipart(MAX_CONTAINERS + 5).replace(b"\r\n", b"\r"), "TooDeeplyNested"),
+        (many_parts(MAX_PARTS + 5).replace(b"\r\n", b"\r"), "TooManyParts"),
+        (many_parts(MAX_PARTS + 5).replace(b"boundary=", b"boundary*0="), "TooManyParts"),
     ],
-    ids=["multipart", "rfc822", "parts"],
+    ids=["multipart", "rfc822", "parts", "multipart-cr-only", "parts-cr-only", "parts-rfc2231"],
 )
 def test_structure_past_the_limits_is_cut(raw: bytes, cut: str) -> None:
-    """Nesting past MAX_CONTAINERS and parts past MAX_PARTS are cut before parsing."""
+    """Nesting past MAX_CONTAINERS and parts past MAX_PARTS are cut before parsing, whatever
+    the line ends and however the boundary is written."""
     assert cut in parse_message(raw).defects
 
 
@@ -265,7 +270,7 @@ def test_missing_message_id_fingerprint_is_stable_when_truncated() -> None:
 def test_long_lines_and_long_text_are_cut() -> None:
     """Lines are cut to MAX_LINE_CHARS and the text to MAX_TEXT_CHARS."""
     assert parse_message(HOSTILE["line-1mb"]()).text.startswith("approve release")
-    assert len(parse_message(HOSTILE["quoted-20mb"]()).text) == MAX_TEXT_CHARS
+    assert len(parse_message(HOSTILE["quoted-5mb"]()).text) == MAX_TEXT_CHARS
     assert clip_text("a" * 30_000 + "\nb") == "a" * MAX_LINE_CHARS + "\nb"
 
 
@@ -371,7 +376,7 @@ def test_only_the_first_pdfs_are_read(rules: Rules) -> None:
     )
     message = check(msg(MIXED, parts + b"--A--\r\n"), rules)
     assert message is not None
-    assert 0 < sum(bool(a.text) for a in message.attachments) < 20
+    assert sum(bool(a.text) for a in message.attachments) == MAX_PDFS
 
 
 # Property-based: whatever arrives, a bounded Message and a Decision, or a MessageError
@@ -404,6 +409,7 @@ WORDS_TEXT = st.lists(
     ),
     max_size=40,
 ).map("".join)  # fmt: skip
+REPEATS = st.sampled_from([1, 1, 1, 1, 40, 3000])  # 3000 copies: past the line and text caps
 HEADER_NAMES = st.sampled_from(
     ["From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "References", "Date",
      "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "MIME-Version",
@@ -423,14 +429,16 @@ def test_any_bytes(raw: bytes, state: ThreadState) -> None:
     headers=st.lists(st.tuples(HEADER_NAMES, WORDS_TEXT), max_size=12),
     body=st.one_of(WORDS_TEXT, st.binary(max_size=500).map(lambda b: b.decode("latin-1"))),
     newline=st.sampled_from(["\r\n", "\n", "\r"]),
+    repeat=REPEATS,
     state=STATES,
 )
 def test_header_and_body_mixtures(
-    headers: list[tuple[str, str]], body: str, newline: str, state: ThreadState
+    headers: list[tuple[str, str]], body: str, newline: str, repeat: int, state: ThreadState
 ) -> None:
-    """Any mixture of (repeated, broken) headers and body gives a Message or a MessageError."""
+    """Any mixture of (repeated, broken) headers and body, short or huge, gives a Message or a
+    MessageError."""
     head = newline.join(f"{name}: {value}" for name, value in headers)
-    raw = (head + newline + newline + body).encode("utf-8", "surrogatepass")
+    raw = (head + newline + newline + body * repeat).encode("utf-8", "surrogatepass")
     check(raw, shipped_rules(), state)
 
 
@@ -443,7 +451,7 @@ def _leaf(draw: st.DrawFn) -> email.message.Message:
         part["Content-Disposition"] = draw(
             st.sampled_from(["attachment", 'attachment; filename="winmail.dat"', "inline"])
         )
-    text = draw(WORDS_TEXT)
+    text = draw(WORDS_TEXT) * draw(REPEATS)
     data = text.encode("utf-8", "surrogatepass")
     if cte:
         part["Content-Transfer-Encoding"] = cte
