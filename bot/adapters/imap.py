@@ -21,7 +21,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from bot.adapters.secrets import credential
+from bot.adapters.secrets import credential, tls_context
 from bot.config import ImapConfig
 from bot.errors import MailboxError
 from bot.model import Cursor, Incoming
@@ -53,11 +53,7 @@ class ImapMailbox:
         return f"{self.server.username}@{self.server.host}"
 
     def _context(self) -> ssl.SSLContext:
-        """Certificates verified against the system's CAs plus `ca_file` when set."""
-        context = ssl.create_default_context()
-        if self.server.ca_file is not None:
-            context.load_verify_locations(cafile=str(self.server.ca_file))
-        return context
+        return tls_context(self.server)
 
     def connect(self) -> IMAPClient:
         """The logged-in client, connecting (and logging in) when there is none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 
 from bot.config import ServerConfig
@@ -50,3 +51,12 @@ def _token(server: ServerConfig) -> str:
             "run it by hand to see why"
         )
     return token
+
+
+def tls_context(server: ServerConfig) -> ssl.SSLContext:
+    """Certificates verified (hostname included) against the system's CAs plus the server's
+    `ca_file` when set; verification is never switched off."""
+    context = ssl.create_default_context()
+    if server.ca_file is not None:
+        context.load_verify_locations(cafile=str(server.ca_file))
+    return context

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from bot.adapters.secrets import credential
+from bot.adapters.secrets import credential, tls_context
 from bot.config import ServerConfig, SmtpConfig
 from bot.errors import OutboxError
 
@@ -105,9 +105,7 @@ class SmtpOutbox:
     def _connect(self) -> smtplib.SMTP:
         """An open, secured connection (overridable, e.g. for a proxy)."""
         server = self.server
-        context = ssl.create_default_context()  # CERT_REQUIRED and check_hostname
-        if server.ca_file is not None:
-            context.load_verify_locations(cafile=str(server.ca_file))
+        context = tls_context(server)
         helo = self.sender.rpartition("@")[2] or "localhost"  # no getfqdn(): it may wait on DNS
         if server.security == "tls":
             return smtplib.SMTP_SSL(
