@@ -65,11 +65,15 @@ def baseline(server: Dovecot, folder: str, *, parse: bool) -> Throughput:
 
 @dataclass(frozen=True)
 class Process:
-    """One `quotebot run --once` process: wall time, CPU time and peak RSS (from wait4)."""
+    """One `quotebot run --once` process: wall time, CPU time (its parse workers included),
+    peak RSS of the bot process (wait4) and of the bot with its parse workers (sampled)."""
 
     seconds: float
     cpu_seconds: float
     peak_rss_mb: float
+    peak_tree_rss_mb: float
+    peak_tree_pss_mb: float
+    processes: int  # the bot, its parse workers and multiprocessing's resource tracker
     handled: int
     skipped: int
     replies: int
@@ -85,7 +89,8 @@ def run_once(config: Path, workdir: Path, name: str) -> Process:
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
+        with _tree_rss(process.pid) as tree:
+            _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     log = err.read_text(errors="replace")
@@ -97,12 +102,68 @@ def run_once(config: Path, workdir: Path, name: str) -> Process:
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        peak_tree_rss_mb=max(tree.peak_kb, usage.ru_maxrss) / 1024,
+        peak_tree_pss_mb=tree.peak_pss_kb / 1024,
+        processes=tree.processes,
         handled=handled,
         skipped=skipped,
         replies=replies,
         failed=failed,
         stderr=log,
     )
+
+
+@dataclass
+class _Peak:
+    peak_kb: int = 0  # the summed RSS of the bot and its parse workers
+    peak_pss_kb: int = 0  # the same in PSS: pages the processes share counted once
+    processes: int = 0  # the most processes seen at once
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """RSS and PSS of one process, in kB (0 when it is gone)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0, 0
+    rss = re.search(r"^Rss:\s+(\d+)", rollup, re.M)
+    pss = re.search(r"^Pss:\s+(\d+)", rollup, re.M)
+    return (int(rss.group(1)) if rss else 0), (int(pss.group(1)) if pss else 0)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+@contextmanager
+def _tree_rss(pid: int, *, every: float = 0.05) -> Iterator[_Peak]:
+    """The peak of the summed RSS of `pid` and its descendants, sampled every `every` s."""
+    peak, done = _Peak(), threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            pids, rss, pss, seen = [pid], 0, 0, 0
+            while pids:
+                current = pids.pop()
+                one_rss, one_pss = _memory_kb(current)
+                rss, pss, seen = rss + one_rss, pss + one_pss, seen + 1
+                pids.extend(_children(current))
+            peak.peak_kb = max(peak.peak_kb, rss)
+            peak.peak_pss_kb = max(peak.peak_pss_kb, pss)
+            peak.processes = max(peak.processes, seen)
+            done.wait(every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
 
 
 def decisions(database: Path) -> dict[str, int]:

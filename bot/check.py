@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,15 @@ def _raw_messages(path: Path) -> Iterator[bytes]:
         yield path.read_bytes()
 
 
-def check_path(given: str, rules: Rules, ctx: Context) -> list[Checked]:
-    """Decide every message in one file; earlier messages of an mbox are the thread context."""
+def check_path(
+    given: str,
+    rules: Rules,
+    ctx: Context,
+    *,
+    dkim: Callable[[bytes], tuple[str, ...]] | None = None,
+) -> list[Checked]:
+    """Decide every message in one file; earlier messages of an mbox are the thread context.
+    `dkim`: the DKIM check of [security] verify_dkim (it looks keys up in DNS)."""
     path = Path(given)
     results: list[Checked] = []
     states: dict[str, ThreadState] = {}
@@ -53,6 +60,8 @@ def check_path(given: str, rules: Rules, ctx: Context) -> list[Checked]:
     for raw in raws:
         try:
             message = parse_message(raw)
+            if dkim is not None:
+                message = replace(message, dkim_pass=dkim(raw))
         except MessageError as exc:
             results.append(Checked(given, None, None, str(exc)))
             continue

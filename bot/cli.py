@@ -11,18 +11,27 @@ from typing import NoReturn
 
 import click
 
-from bot.adapters.store import Store
+from bot.adapters.dkim import DkimVerifier
+from bot.adapters.leases import Leases
+from bot.adapters.schema import UPGRADE_HINT, upgrade
+from bot.adapters.store import WORKER, Store, open_engine
 from bot.check import Checked, as_json, check_path
 from bot.config import Config, load_config, parse_config
 from bot.digest import render_digest
-from bot.errors import QuotebotError
+from bot.errors import QuotebotError, SchemaError
 from bot.evaluate import evaluate, format_report
 from bot.logs import LogFormat, setup_logging
 from bot.render import quoted_sentence
-from bot.reports import current_digest, quarantine_lines, send_digest, status_lines
+from bot.reports import (
+    current_digest,
+    grouped_digest,
+    quarantine_lines,
+    send_digests,
+    status_lines,
+)
 from bot.rules import Rules, load_rules
-from bot.service import Bot, RunReport, context_for
-from bot.wiring import open_adapters, service
+from bot.service import RunReport, context_for
+from bot.wiring import Adapters, open_adapters, open_bots, scaled, service
 
 DEFAULT_CONFIG = Path("quotebot.toml")
 log = logging.getLogger("bot")
@@ -31,6 +40,18 @@ log = logging.getLogger("bot")
 def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+def _store(config: Config) -> Store:
+    """The first mailbox's view of the database; an old schema names the upgrade command."""
+    try:
+        return Store(config.database_url, mailbox=config.each()[0].name)
+    except SchemaError as exc:
+        _fail(_upgrade_hint(exc, config.source))
+
+
+def _upgrade_hint(exc: SchemaError, config_path: Path) -> str:
+    return str(exc).replace(UPGRADE_HINT, f"quotebot db upgrade --config {config_path}")
 
 
 def _load(config_path: Path) -> tuple[Config, Rules]:
@@ -92,9 +113,11 @@ def check(config_path: Path | None, as_lines: bool, paths: tuple[str, ...]) -> N
     setup_logging(0)
     config, rules = _load_or_defaults(config_path, DEFAULT_CONFIG)
     ctx = context_for(config)
+    security = config.security
+    dkim = DkimVerifier(resolver=security.dkim_resolver).signers if security.verify_dkim else None
     unreadable = 0
     for given in paths:
-        for item in check_path(given, rules, ctx):
+        for item in check_path(given, rules, ctx, dkim=dkim):
             unreadable += item.error is not None
             if as_lines:
                 click.echo(json.dumps(as_json(item), ensure_ascii=False))
@@ -171,8 +194,11 @@ def _print_report(report: RunReport, show_reply: bool) -> None:
         click.echo(
             f"{label:<{width}} {row.action:<8} {row.stage:<10} {row.reply or '-':<10} {missing}"
         )
+    if report.handled > len(report.rows):
+        hidden = report.handled - len(report.rows)
+        click.echo(f"... and {hidden} more, neither answered nor failed (see the database)")
     click.echo(
-        f"\n{len(report.rows)} handled, {report.skipped} already seen, "
+        f"\n{report.handled} handled, {report.skipped} already seen, "
         f"{len(report.replies)} replies written, {report.failed} failed"
     )
     if show_reply and report.replies:
@@ -231,25 +257,27 @@ def run(
       quotebot run --once --config examples/quotebot.toml
     """
     setup_logging(max(verbose, 0 if once else 1), log_format)
-    adapters = None
+    opened = None
     try:
         config, rules = _load(config_path)
-        adapters = open_adapters(config)
-        store = Store(config.database_url)
-        bot = Bot(config, rules, source=adapters.source, outbox=adapters.outbox, store=store)
+        opened = open_bots(config, rules)
         if once:
-            report = bot.run_once()
-            bot.nudge()
+            report = opened.passes.run_once()
+            opened.passes.nudge()
             _print_report(report, show_reply)
             return
-        service(config, bot, adapters, store).run()
+        first = next(iter(opened.adapters.values()))
+        senders = {name: a.sender for name, a in opened.adapters.items()}
+        service(config, opened.passes, first, opened.store, senders=senders).run()
+    except SchemaError as exc:
+        _fail(_upgrade_hint(exc, config_path))
     except QuotebotError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         log.info("stopped")
     finally:
-        if adapters is not None:
-            adapters.close()
+        if opened is not None:
+            opened.close()
 
 
 @main.command()
@@ -278,19 +306,25 @@ def digest(config_path: Path, html_path: Path | None, send: bool) -> None:
       quotebot digest --config examples/quotebot.toml --html var/digest.html
     """
     setup_logging(0)
-    adapters = None
+    opened: list[Adapters] = []
     try:
         config, _rules = _load(config_path)
-        store = Store(config.database_url)
+        if send and not any(c.digest.to for c in (config, *config.mailboxes)):
+            _fail(f"{config.source}: digest.to is not set; name the ops lead's address", 2)
+        store = _store(config)
         now = datetime.now(UTC)
         if send:
-            if not config.digest.to:
-                _fail(f"{config.source}: digest.to is not set; name the ops lead's address", 2)
-            adapters = open_adapters(config)
-            send_digest(config, store, adapters.sender, now)
-            click.echo(f"digest sent to {', '.join(config.digest.to)}")
+            senders = {}
+            for entry in config.each():
+                opened.append(open_adapters(entry))
+                senders[entry.name] = opened[-1].sender
+            for message in send_digests(config, store, senders, now):
+                click.echo(f"digest sent to {message['To']}")
             return
-        text, html = render_digest(current_digest(config, store, now), config.bot.templates_dir)
+        if config.mailboxes:
+            _digest, text, html = grouped_digest(config, store, now, config.mailboxes)
+        else:
+            text, html = render_digest(current_digest(config, store, now), config.bot.templates_dir)
         click.echo(text.rstrip())
         if html_path is not None:
             try:
@@ -301,7 +335,7 @@ def digest(config_path: Path, html_path: Path | None, send: bool) -> None:
     except QuotebotError as exc:
         _fail(str(exc))
     finally:
-        if adapters is not None:
+        for adapters in opened:
             adapters.close()
 
 
@@ -325,8 +359,18 @@ def status(config_path: Path) -> None:
     setup_logging(0)
     try:
         config, _rules = _load(config_path)
-        store = Store(config.database_url)
-        lines = status_lines(current_digest(config, store, datetime.now(UTC)))
+        store = _store(config)
+        lines = []
+        for entry in config.each():
+            digest = current_digest(entry, store.for_mailbox(entry.name), datetime.now(UTC))
+            if config.mailboxes:
+                lines += [f"== mailbox {entry.name} ({entry.bot.address})"]
+            lines += [*status_lines(digest), ""]
+        if scaled(config):
+            leases = Leases(store.engine, WORKER, seconds=config.lease_seconds).held()
+            lines.append("workers (mailbox leases):" if leases else "workers: none polling now")
+            for mailbox, owner, until in leases:
+                lines.append(f"  {mailbox:<20} {owner:<30} until {until:%H:%M:%S} UTC")
         for line in lines + quarantine_lines(store):
             click.echo(line)
     except QuotebotError as exc:
@@ -354,8 +398,50 @@ def retry(config_path: Path, message_id: str) -> None:
     setup_logging(0)
     try:
         config, _rules = _load(config_path)
-        if not Store(config.database_url).retry(message_id, datetime.now(UTC)):
+        if not _store(config).retry(message_id, datetime.now(UTC)):
             _fail(f"{message_id}: no failed message with this id; `quotebot status` lists them", 2)
         click.echo(f"{message_id} will be tried again on the next pass")
     except QuotebotError as exc:
         _fail(str(exc))
+
+
+@main.group()
+def db() -> None:
+    """The database: `quotebot db upgrade` creates or upgrades its schema.
+
+    \b
+    Example:
+      quotebot db upgrade --config quotebot.toml
+    """
+
+
+@db.command(name="upgrade")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Config file (its database.url is upgraded).",
+)
+def db_upgrade(config_path: Path) -> None:
+    """Create the schema of database.url, or upgrade it to this quotebot's (SQLite or
+    PostgreSQL). A database made before migrations existed is recognised and upgraded with its
+    rows. Back the database up first: there is no downgrade.
+
+    \b
+    Example:
+      quotebot db upgrade --config quotebot.toml
+    """
+    setup_logging(0)
+    try:
+        config, _rules = _load(config_path)
+        engine = open_engine(config.database_url)
+        found, now = upgrade(engine)
+        engine.dispose()
+    except QuotebotError as exc:
+        _fail(str(exc))
+    if found == now:
+        click.echo(f"database already at revision {now}")
+    else:
+        click.echo(f"database upgraded from revision {found or '(empty)'} to {now}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -118,6 +119,8 @@ class SecurityConfig:
     Empty: sender authentication is not checked and the contact directory is taken as written."""
 
     authserv_ids: tuple[str, ...] = ()  # lower-cased; a list for shops with several MX hosts
+    verify_dkim: bool = False  # check DKIM signatures itself (no trusted Authentication-Results)
+    dkim_resolver: tuple[str, int] | None = None  # the DNS server for DKIM keys; None: system's
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,19 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     digest: DigestConfig = DigestConfig()
     security: SecurityConfig = SecurityConfig()
+    name: str = "default"  # the mailbox's name in the database ([[mailboxes]] name)
+    mailboxes: tuple[Config, ...] = ()  # [[mailboxes]]: one Config per entry; empty: [mailbox]
+    lease_seconds: float = 30.0  # [database] lease_seconds: a dead worker's mailbox waits this
+    own_digest: bool = False  # a [[mailboxes]] entry with its own [mailboxes.digest] to
+
+    def each(self) -> tuple[Config, ...]:
+        """Every mailbox's config: the [[mailboxes]] entries, or this one ([mailbox])."""
+        return self.mailboxes or (self,)
+
+    @property
+    def postgres(self) -> bool:
+        """Whether the store is PostgreSQL (several workers may share it)."""
+        return self.database_url.startswith("postgresql")
 
     def contact(self, address: str) -> Contact | None:
         """The directory entry for an address, compared case-insensitively."""
@@ -334,11 +350,13 @@ def _positive(r: _Reader, key: str, default: int) -> int:
     return value
 
 
-def _mailbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | ImapConfig:
-    r = _Reader(source, raw, "mailbox.")
+def _mailbox(
+    source: Path, raw: Mapping[str, Any], table: str = "mailbox"
+) -> FolderConfig | ImapConfig:
+    r = _Reader(source, raw, f"{table}.")
     kind = r.get("kind", str, "maildir")
     if kind == "maildir":
-        return _folder(source, raw, "mailbox")
+        return _folder(source, raw, table)
     if kind != "imap":
         raise r.fail("kind", kind, 'use "maildir" or "imap"')
     r.check_known(
@@ -359,11 +377,13 @@ def _mailbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | ImapConfig:
     )
 
 
-def _outbox(source: Path, raw: Mapping[str, Any]) -> FolderConfig | SmtpConfig:
-    r = _Reader(source, raw, "outbox.")
+def _outbox(
+    source: Path, raw: Mapping[str, Any], table: str = "outbox"
+) -> FolderConfig | SmtpConfig:
+    r = _Reader(source, raw, f"{table}.")
     kind = r.get("kind", str, "maildir")
     if kind == "maildir":
-        return _folder(source, raw, "outbox")
+        return _folder(source, raw, table)
     if kind != "smtp":
         raise r.fail("kind", kind, 'use "maildir" or "smtp"')
     r.check_known(SERVER_KEYS | {"kind"})
@@ -430,16 +450,32 @@ _AUTHSERV_FIX = (
 _NOT_ID = frozenset(' \t\r\n;=()"\\')
 
 
+_RESOLVER_FIX = 'write the DNS server as an address with an optional port: "127.0.0.1:53"'
+
+
+def _resolver(r: _Reader) -> tuple[str, int] | None:
+    value = r.get("dkim_resolver", str, None, fix=_RESOLVER_FIX)
+    if value is None:
+        return None
+    host, port = value.strip(), "53"
+    if host.startswith("["):  # [::1]:53
+        host, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise r.fail("dkim_resolver", value, _RESOLVER_FIX) from None
+    if not 0 < number < 65536:
+        raise r.fail("dkim_resolver", value, _RESOLVER_FIX)
+    return host, number
+
+
 def _security(source: Path, raw: Mapping[str, Any]) -> SecurityConfig:
     r = _Reader(source, raw, "security.")
-    if "verify_dkim" in raw:
-        raise r.fail(
-            "verify_dkim",
-            raw["verify_dkim"],
-            "not supported: quotebot does not verify DKIM itself; remove the key and set "
-            "authserv_id to the server that writes your Authentication-Results header",
-        )
-    r.check_known({"authserv_id"})
+    r.check_known({"authserv_id", "verify_dkim", "dkim_resolver"})
     value = r.get("authserv_id", (str, list), [], fix=_AUTHSERV_FIX)
     if isinstance(value, list) and not value and "authserv_id" in raw:
         raise r.fail(
@@ -451,17 +487,21 @@ def _security(source: Path, raw: Mapping[str, Any]) -> SecurityConfig:
         if not text or any(ch in _NOT_ID for ch in text):
             raise r.fail("authserv_id", item, _AUTHSERV_FIX)
         ids.append(text.lower())
-    return SecurityConfig(authserv_ids=tuple(dict.fromkeys(ids)))
+    verify_dkim = r.get("verify_dkim", bool, False)
+    resolver = _resolver(r)
+    if resolver is not None and not verify_dkim:
+        raise r.fail("dkim_resolver", raw["dkim_resolver"], "set verify_dkim = true, or remove it")
+    return SecurityConfig(
+        authserv_ids=tuple(dict.fromkeys(ids)), verify_dkim=verify_dkim, dkim_resolver=resolver
+    )
 
 
-def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
+def _contacts(source: Path, raw: object, table: str = "contacts") -> tuple[Contact, ...]:
     if not isinstance(raw, list):
-        raise ConfigError(
-            f"{source}: contacts = {raw!r}: write each contact as a [[contacts]] table"
-        )
+        raise ConfigError(f"{source}: {table} = {raw!r}: write each contact as a [[{table}]] table")
     contacts = []
     for index, entry in enumerate(raw):
-        r = _Reader(source, entry, f"contacts[{index}].")
+        r = _Reader(source, entry, f"{table}[{index}].")
         r.check_known({"email", "name", "role"})
         role = r.get("role", str, fix=f"use one of {', '.join(ROLES)}")
         if role not in ROLES:
@@ -471,39 +511,134 @@ def _contacts(source: Path, raw: object) -> tuple[Contact, ...]:
     return tuple(contacts)
 
 
-def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
-    """Validate a TOML document already read into a dict."""
-    top = _Reader(source, raw, "")
-    optional = ("database", "customers", "schedule", "digest", "security")
-    top.check_known({"bot", "mailbox", "outbox", "contacts", *optional})
-    tables = {}
-    for name in ("bot", "mailbox", "outbox", *optional):
-        tables[name] = top.get(
-            name,
-            dict,
-            {} if name in optional else ...,
-            fix=f"add a [{name}] table (see config.example.toml)",
-        )
-    db = _Reader(source, tables["database"], "database.")
-    db.check_known({"url"})
-    customers = _Reader(source, tables["customers"], "customers.")
+def _domains(source: Path, raw: Mapping[str, Any], table: str) -> tuple[str, ...]:
+    customers = _Reader(source, raw, f"{table}.")
     customers.check_known({"domains"})
     domains = customers.get("domains", list, [])
     for domain in domains:
         if not isinstance(domain, str) or "@" in domain or "." not in domain:
             raise customers.fail("domains", domain, 'list bare domains such as "acme.example"')
-    return Config(
+    return tuple(d.lower() for d in domains)
+
+
+def _database(source: Path, raw: Mapping[str, Any]) -> tuple[str, float]:
+    db = _Reader(source, raw, "database.")
+    db.check_known({"url", "lease_seconds"})
+    url = db.get("url", str, "sqlite:///var/quotebot.db")
+    if not url.startswith(("sqlite", "postgresql")):
+        raise db.fail("url", url, 'use "sqlite:///FILE" or "postgresql+psycopg://USER@HOST/DB"')
+    if url.startswith("postgresql") and not url.startswith("postgresql+psycopg://"):
+        raise db.fail("url", url, 'write PostgreSQL URLs as "postgresql+psycopg://USER@HOST/DB"')
+    lease = db.get("lease_seconds", float, 30.0)
+    if not 5 <= lease <= 3600:
+        raise db.fail("lease_seconds", lease, "use 5 to 3600 seconds")
+    return url, lease
+
+
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+ENTRY_KEYS = {"name", "address", "aliases", "mailbox", "outbox", "customers", "contacts"}
+
+
+def _entries(source: Path, raw: object, base: Config) -> tuple[Config, ...]:
+    """The [[mailboxes]] entries, each a whole Config: the shared tables ([bot], [schedule],
+    [database], [security], [digest]) with the entry's own address, mailbox, outbox, customers,
+    contacts and, when it has one, its own [mailboxes.digest] to."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(
+            f"{source}: mailboxes = {raw!r}: write each mailbox as a [[mailboxes]] table"
+        )
+    found: list[Config] = []
+    for index, entry in enumerate(raw):
+        where = f"mailboxes[{index}]"
+        r = _Reader(source, entry if isinstance(entry, dict) else {}, f"{where}.")
+        r.check_known(ENTRY_KEYS | {"digest"})
+        name = r.get("name", str, fix='a short unique name such as "berlin"')
+        if not name or set(name) - NAME_CHARS or len(name) > 40:
+            raise r.fail("name", name, "use lower-case letters, digits, - and _ (at most 40)")
+        if any(c.name == name for c in found):
+            raise r.fail("name", name, "another [[mailboxes]] entry has this name; rename one")
+        address = _address(r, "address", r.get("address", str, fix="the mailbox's own address"))
+        aliases = tuple(_address(r, "aliases", a) for a in r.get("aliases", list, []))
+        digest = base.digest
+        if "digest" in entry:
+            d = _Reader(source, r.get("digest", dict), f"{where}.digest.")
+            d.check_known({"to"})
+            to = d.get("to", (str, list), [])
+            digest = replace(
+                digest,
+                to=tuple(_address(d, "to", a) for a in ([to] if isinstance(to, str) else to)),
+            )
+        found.append(
+            replace(
+                base,
+                name=name,
+                bot=replace(base.bot, address=address, aliases=aliases),
+                mailbox=_mailbox(source, _table(r, "mailbox"), f"{where}.mailbox"),
+                outbox=_outbox(source, _table(r, "outbox"), f"{where}.outbox"),
+                customer_domains=_domains(
+                    source, r.get("customers", dict, {}), f"{where}.customers"
+                ),
+                contacts=_contacts(source, entry.get("contacts", []), f"{where}.contacts"),
+                digest=digest,
+                own_digest="digest" in entry,
+            )
+        )
+    return tuple(found)
+
+
+def _table(r: _Reader, key: str) -> Mapping[str, Any]:
+    fix = f"add a [mailboxes.{key}] table after this [[mailboxes]] entry"
+    table: Mapping[str, Any] = r.get(key, dict, fix=fix)
+    return table
+
+
+def parse_config(source: Path, raw: Mapping[str, Any]) -> Config:
+    """Validate a TOML document already read into a dict."""
+    top = _Reader(source, raw, "")
+    optional = ("database", "customers", "schedule", "digest", "security")
+    top.check_known({"bot", "mailbox", "outbox", "contacts", "mailboxes", *optional})
+    several = "mailboxes" in raw
+    if several:
+        for single in ("mailbox", "outbox", "contacts", "customers"):
+            if single in raw:
+                raise top.fail(
+                    single,
+                    raw[single],
+                    f"with [[mailboxes]], move [{single}] into each entry "
+                    f"([mailboxes.{single}]); see config.example.toml",
+                )
+    tables = {}
+    for name in ("bot", "mailbox", "outbox", *optional):
+        tables[name] = top.get(
+            name,
+            dict,
+            {} if name in optional or several else ...,
+            fix=f"add a [{name}] table (see config.example.toml)",
+        )
+    bot_table = tables["bot"]
+    if several and "address" not in bot_table:  # each entry names its own
+        bot_table = {**bot_table, "address": "quotes@quotebot.invalid"}
+    url, lease = _database(source, tables["database"])
+    config = Config(
         source=source,
-        bot=_bot(source, tables["bot"]),
-        mailbox=_mailbox(source, tables["mailbox"]),
-        outbox=_outbox(source, tables["outbox"]),
-        database_url=db.get("url", str, "sqlite:///var/quotebot.db"),
-        customer_domains=tuple(d.lower() for d in domains),
-        contacts=_contacts(source, raw.get("contacts", [])),
+        bot=_bot(source, bot_table),
+        mailbox=FolderConfig("maildir", Path("."))
+        if several
+        else _mailbox(source, tables["mailbox"]),
+        outbox=FolderConfig("maildir", Path(".")) if several else _outbox(source, tables["outbox"]),
+        database_url=url,
+        customer_domains=_domains(source, tables["customers"], "customers"),
+        contacts=() if several else _contacts(source, raw.get("contacts", [])),
         schedule=_schedule(source, tables["schedule"]),
         digest=_digest(source, tables["digest"]),
         security=_security(source, tables["security"]),
+        lease_seconds=lease,
     )
+    if not several:
+        return config
+    entries = _entries(source, raw["mailboxes"], config)
+    first = entries[0]
+    return replace(first, mailboxes=entries, digest=config.digest, own_digest=False)
 
 
 def load_config(path: Path) -> Config:

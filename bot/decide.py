@@ -23,7 +23,7 @@ from bot.model import (
 from bot.rules import Rules
 from bot.sentences import split_sentences
 from bot.trust import verify_sender
-from bot.zones import normalize, split_zones
+from bot.zones import line_labels, normalize, split_zones
 
 RELEASES = ("sample", "partial", "production")
 
@@ -31,13 +31,14 @@ RELEASES = ("sample", "partial", "production")
 @dataclass(frozen=True)
 class Context:
     """What the pure core knows about the shop: its addresses, customers and contacts.
-    `authserv_ids`: the shop's receiving servers ([security] authserv_id); when set, a contact's
-    authority counts only for mail those servers vouch for (bot.trust)."""
+    `authserv_ids`: the shop's receiving servers ([security] authserv_id); when set, or with
+    `verify_dkim`, a contact's authority counts only for mail vouched for (bot.trust)."""
 
     own_addresses: frozenset[str]
     customer_domains: tuple[str, ...]
     contacts: Mapping[str, Contact]
     authserv_ids: frozenset[str] = frozenset()
+    verify_dkim: bool = False  # [security] verify_dkim: the edge fills Message.dkim_pass
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ class _Trust:
 
 
 def _trust(message: Message, ctx: Context) -> _Trust:
-    if not ctx.authserv_ids:
+    if not ctx.authserv_ids and not ctx.verify_dkim:
         return _Trust(None)
+    if ctx.verify_dkim and message.dkim_pass is None:  # `quotebot check` looks up no keys
+        message = replace(message, dkim_pass=())
     verdict = verify_sender(message, ctx.authserv_ids)
     return _Trust(verdict.verified, verdict.why)
 
@@ -98,16 +101,37 @@ def own_sentences(text: str) -> frozenset[str]:
     return frozenset(n for n in (normalize(s) for s in items) if len(n) >= 12)
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What `decide` works out from a message alone, whatever its thread: its lines' zones
+    and, for the shop's own mail, its sentences and revision names. A backlog has it worked
+    out ahead, in another process (bot.pipeline)."""
+
+    labels: tuple[str, ...]
+    shop: bool  # worked out as the shop's own mail: the two below are filled in
+    own_sentences: frozenset[str] = frozenset()
+    revisions: frozenset[str] = frozenset()  # upper-cased
+
+
+def analyse(message: Message, rules: Rules, *, shop: bool) -> Analysis:
+    """The message-only part of `decide` (`shop`: the message is the shop's own)."""
+    labels = line_labels(message.text, rules, sender_name=message.from_name)
+    if not shop:
+        return Analysis(labels, shop=False)
+    names = frozenset(r.upper() for r in revisions_in(message.text, rules))
+    return Analysis(labels, shop=True, own_sentences=own_sentences(message.text), revisions=names)
+
+
 def _after(
-    state: ThreadState, message: Message, decision: Decision, sender_is_shop: bool, rules: Rules
+    state: ThreadState, decision: Decision, sender: str, analysis: Analysis | None
 ) -> ThreadState:
-    """The thread state once this message is taken into account."""
-    if sender_is_shop:
+    """The thread state once this message is taken into account (`analysis`: the shop's own
+    message; None: a buyer's)."""
+    if analysis is not None:
         return replace(
             state,
-            bot_sentences=state.bot_sentences | own_sentences(message.text),
-            quoted_revisions=state.quoted_revisions
-            | {r.upper() for r in revisions_in(message.text, rules)},
+            bot_sentences=state.bot_sentences | analysis.own_sentences,
+            quoted_revisions=state.quoted_revisions | analysis.revisions,
         )
     fields, stage = decision.fields, decision.stage
     carry = state.carry_revision
@@ -122,11 +146,11 @@ def _after(
             new,
             released_revision=fields.revision,
             released_quantity=fields.quantity,
-            release_by=message.from_addr,
+            release_by=sender,
             hold_by=None,
         )
     elif stage == "hold":
-        new = replace(new, hold_by=message.from_addr)
+        new = replace(new, hold_by=sender)
     return new
 
 
@@ -150,16 +174,29 @@ def _thread_status(state: ThreadState, decision: Decision, complete: bool, sende
 
 
 def decide(
-    message: Message, state: ThreadState, ctx: Context, rules: Rules
+    message: Message,
+    state: ThreadState,
+    ctx: Context,
+    rules: Rules,
+    *,
+    analysis: Analysis | None = None,
 ) -> tuple[Decision, ThreadState]:
-    """Decide one message in the light of its thread; return the decision and the new state."""
+    """Decide one message in the light of its thread; return the decision and the new state.
+    `analysis`: `analyse(message, rules, ...)` worked out ahead; the decision is the same."""
     sender_is_shop = message.from_addr in ctx.own_addresses
+    if analysis is None or (sender_is_shop and not analysis.shop):
+        analysis = analyse(message, rules, shop=sender_is_shop)
+    shop = analysis if sender_is_shop else None
     trust = _trust(message, ctx)
     reason = never_answer_reason(
         message, rules, own_addresses=ctx.own_addresses, customer_domains=ctx.customer_domains
     )
     zones = split_zones(
-        message.text, rules, own_sentences=state.bot_sentences, sender_name=message.from_name
+        message.text,
+        rules,
+        own_sentences=state.bot_sentences,
+        sender_name=message.from_name,
+        labels=analysis.labels,
     )
     if reason:
         # Never answered and never a release, but what it states is kept for the record and
@@ -183,19 +220,19 @@ def decide(
         )
         if not sender_is_shop:
             return decision, state  # it changes nothing in the thread
-        return decision, _after(state, message, decision, sender_is_shop, rules)
+        return decision, _after(state, decision, message.from_addr, shop)
     extraction = extract(
         zones.new_text,
         rules,
         attachments=message.attachments,
         # revisions the shop named in the thread or in the history this message quotes: they
         # make a bare code in the new text ("the F5 bracket is approved") a revision
-        known_revisions=state.quoted_revisions
-        | {r.upper() for r in revisions_in(zones.quoted, rules)},
+        known_revisions=state.quoted_revisions,
+        quoted=zones.quoted,
         answering=state.status == "awaiting",  # the bot asked: read the reply as answers
     )
     decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules, trust)
-    return decision, _after(state, message, decision, sender_is_shop, rules)
+    return decision, _after(state, decision, message.from_addr, shop)
 
 
 def _apply_rules(

@@ -36,3 +36,13 @@ class OutboxError(QuotebotError):
 
 class StoreError(QuotebotError):
     """Raised when the database cannot be opened or written."""
+
+
+class SchemaError(StoreError):
+    """Raised when the database's schema is older (or newer) than this quotebot's: the message
+    names the command that upgrades it."""
+
+
+class RaceLostError(StoreError):
+    """Raised when another worker recorded the same message first (the unique constraint on
+    one record, and one reply, per inbound message per mailbox): this worker backs off."""

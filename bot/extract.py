@@ -512,22 +512,35 @@ def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clau
 
 
 def revisions_in(text: str, rules: Rules) -> tuple[str, ...]:
-    """Every revision or file named in a text (the shop's quote, say)."""
-    return tuple(v for v, _ in _revisions(_clauses(text, rules), rules))
+    """Every revision or file named in a text (the shop's quote, say), clause by clause as
+    `extract` reads them, without the clauses' cue analysis (which a name does not need)."""
+    seen: dict[str, None] = {}
+    for sentence in split_sentences(text):
+        for clause in split_clauses(sentence, rules.clause_split):
+            for pattern in rules.revision:
+                for found in pattern.finditer(clause):
+                    value = found.group(1)
+                    seen[value.upper() if "." not in value else value] = None
+    return tuple(seen)
 
 
 def _known_revisions(
-    clauses: list[_Clause], known: frozenset[str], rules: Rules
+    clauses: list[_Clause], known: frozenset[str], rules: Rules, quoted: str = ""
 ) -> list[tuple[str, str]]:
-    """Bare codes ("B2 fit check passed") that are revisions the shop quoted in the thread."""
+    """Bare codes ("B2 fit check passed") that are revisions the shop quoted in the thread,
+    or that the history in `quoted` names (read only when there is a bare code to look up)."""
+    codes = [
+        (match.group(0).upper(), clause.sentence)
+        for clause in clauses
+        if clause.modality != "question"
+        for match in rules.revision_bare.finditer(clause.text)
+    ]
+    if codes and quoted:
+        known = known | {r.upper() for r in revisions_in(quoted, rules)}
     found: list[tuple[str, str]] = []
-    for clause in clauses:
-        if clause.modality == "question":
-            continue
-        for match in rules.revision_bare.finditer(clause.text):
-            code = match.group(0).upper()
-            if code in known and code not in (v for v, _ in found):
-                found.append((code, clause.sentence))
+    for code, sentence in codes:
+        if code in known and code not in (v for v, _ in found):
+            found.append((code, sentence))
     return found
 
 
@@ -537,11 +550,13 @@ def extract(
     *,
     attachments: tuple[Attachment, ...] = (),
     known_revisions: frozenset[str] = frozenset(),
+    quoted: str = "",
     answering: bool = False,
 ) -> Extraction:
     """Statements, fields and stage of one message's new text and its attached purchase order.
-    `known_revisions`: revisions the shop named earlier in the thread; `answering`: the text
-    answers the shop's release questions."""
+    `known_revisions`: revisions the shop named earlier in the thread, and those `quoted` (the
+    history the message quotes) names; `answering`: the text answers the shop's release
+    questions."""
     text = clip_text(text, MAX_EXTRACT_CHARS)  # bounded work whatever the caller hands in
     clauses = _clauses(text, rules, answering=answering) + _po_clauses(attachments, rules)
     counts = [
@@ -588,8 +603,8 @@ def extract(
     held = next((c for c in counts if c.kind == "held"), None)
     forecast = next((c for c in counts if c.kind in ("total", "forecast")), None)
     revisions = _revisions(clauses, rules)
-    if not revisions and known_revisions:
-        revisions = _known_revisions(clauses, known_revisions, rules)
+    if not revisions and (known_revisions or quoted):
+        revisions = _known_revisions(clauses, known_revisions, rules, quoted)
     timing = _timing(clauses, rules) if releasing else None
     conditional = next(
         (c for c in clauses if c.approval and c.modality == "conditional" and not c.balance), None

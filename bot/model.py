@@ -55,6 +55,9 @@ class Message:
     attachments: tuple[Attachment, ...]
     content_type: str
     defects: tuple[str, ...] = ()
+    # signing domains whose DKIM signature the bot verified itself ([security] verify_dkim);
+    # None when it did not look
+    dkim_pass: tuple[str, ...] | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of a header, by case-insensitive name, or None."""

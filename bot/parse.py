@@ -144,6 +144,10 @@ def _delimiters(data: bytes) -> re.Pattern[bytes]:
     return re.compile(_LINE + b"(?:" + listed + b")")
 
 
+# what `bounded` cuts, as defect names: the message was decided from part of it
+CUT_DEFECTS = frozenset({"HeaderTruncated", "MessageTruncated", "TooDeeplyNested", "TooManyParts"})
+
+
 def bounded(raw: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[bytes, tuple[str, ...]]:
     """`raw` cut so that parsing it stays small, and what was cut, as defect names: a header
     section past MAX_HEADER_BYTES, a message past `max_bytes` (its header and the first

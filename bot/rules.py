@@ -355,8 +355,39 @@ def load_rules(folder: Path) -> Rules:
     return rules
 
 
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+# A rule list as one alternation, keyed by the list's id (the list is kept alive with it, so
+# the id stays its own): most texts match none of a list, and one search says so.
+_COMBINED: dict[int, tuple[Patterns, re.Pattern[str] | None]] = {}
+
+
+def _combine(patterns: Patterns) -> re.Pattern[str] | None:
+    """One pattern that matches where any of `patterns` does, or None when they cannot be
+    joined (different flags, numbered back-references, repeated group names)."""
+    flags = {p.flags for p in patterns}
+    if len(flags) != 1 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), flags.pop())
+    except re.error:
+        return None
+
+
+def _combined(patterns: Patterns) -> re.Pattern[str] | None:
+    entry = _COMBINED.get(id(patterns))
+    if entry is None or entry[0] is not patterns:
+        if len(_COMBINED) >= 512:  # only lists built on the fly could get here
+            _COMBINED.clear()
+        entry = _COMBINED[id(patterns)] = (patterns, _combine(patterns))
+    return entry[1]
+
+
 def any_match(patterns: Patterns, text: str) -> re.Match[str] | None:
-    """The first match of any pattern in `text`, or None."""
+    """The first match of the first pattern (in list order) that matches `text`, or None."""
+    if len(patterns) > 1:
+        combined = _combined(patterns)
+        if combined is not None and combined.search(text) is None:
+            return None  # the common case: no pattern of the list matches
     for pattern in patterns:
         found = pattern.search(text)
         if found:

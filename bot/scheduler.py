@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -19,7 +20,7 @@ from bot.adapters.imap import ImapMailbox
 from bot.config import DigestConfig
 from bot.errors import MailboxError, QuotebotError
 from bot.reports import local_zone
-from bot.service import Bot, RunReport
+from bot.service import RunReport
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,22 @@ def missed_digest(trigger: CronTrigger, *, now: datetime, last_sent: datetime | 
     return due is not None and due <= now and (last_sent is None or last_sent < due)
 
 
+class Passes(Protocol):
+    """What the service runs: one mailbox's Bot, or a `bot.workers.Fleet` of several."""
+
+    stopping: threading.Event
+
+    def run_once(self) -> RunReport: ...
+
+    def nudge(self) -> int: ...
+
+
 @dataclass
 class Service:
     """The long-running bot: passes every `poll_seconds` (sooner when IDLE sees new mail) and
     the digest on its schedule."""
 
-    bot: Bot
+    bot: Passes
     poll_seconds: int
     digest: Callable[[], None] | None = None  # sends one digest (None: no [digest] to)
     digest_config: DigestConfig = field(default_factory=DigestConfig)
@@ -130,7 +141,7 @@ class Service:
         self._failures, self._last_error = 0, ""
         log.info(
             "pass: %d handled, %d replies, %d failed",
-            len(report.rows),
+            report.handled,
             len(report.replies),
             report.failed,
         )

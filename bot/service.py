@@ -11,8 +11,9 @@ from email import message_from_string, policy
 from email.message import EmailMessage
 from typing import Protocol
 
+from bot.adapters.dkim import DkimVerifier
 from bot.adapters.store import ReplyRecord, Store
-from bot.config import Config
+from bot.config import Config, ImapConfig
 from bot.decide import Context, decide, own_sentences, reply_suppressed
 from bot.errors import (
     ConfigError,
@@ -20,11 +21,14 @@ from bot.errors import (
     MessageError,
     OutboxError,
     QuotebotError,
+    RaceLostError,
     StoreError,
 )
 from bot.model import Cursor, Decision, Incoming, Message, ThreadState
 from bot.nudge import due, render_nudge
-from bot.parse import parse_message
+from bot.parse import CUT_DEFECTS, MAX_MESSAGE_BYTES
+from bot.pipeline import Parsed, default_workers, parse, parse_ahead
+from bot.progress import track
 from bot.render import Sender, quoted_sentence, render_reply
 from bot.rules import Rules
 from bot.threads import thread_ids, thread_key
@@ -41,6 +45,12 @@ class Source(Protocol):
     def fetch(self, key: str) -> bytes | None:
         """One message again by its key (a failed message's retry); None when it is gone."""
         ...
+
+
+class SignatureCheck(Protocol):
+    """The bot's own DKIM check ([security] verify_dkim): the domains whose signature holds."""
+
+    def signers(self, raw: bytes) -> tuple[str, ...]: ...
 
 
 class Outbox(Protocol):
@@ -71,17 +81,41 @@ class Row:
     error: str | None = None
 
 
+KEPT_ROWS = 1_000  # rows a pass keeps for its table; past them a backlog keeps counts only
+
+
 @dataclass
 class RunReport:
-    """What one pass over the mailbox did."""
+    """What one pass over the mailbox did: counts of everything, and the rows of the first
+    KEPT_ROWS messages and of every message answered or failed (a backlog of 100,000 would
+    otherwise hold a row each)."""
 
     rows: list[Row] = field(default_factory=list)
     replies: list[EmailMessage] = field(default_factory=list)
     skipped: int = 0
+    handled: int = 0
+    failed: int = 0
+    sent: int = 0
+    drafted: int = 0
 
-    @property
-    def failed(self) -> int:
-        return sum(1 for row in self.rows if row.error)
+    def add(self, row: Row) -> None:
+        """Count one handled message, and keep its row if it is one to show."""
+        self.handled += 1
+        self.failed += row.error is not None
+        self.sent += row.reply == "sent"
+        self.drafted += row.reply == "drafted"
+        if len(self.rows) < KEPT_ROWS or row.error or row.reply in ("sent", "drafted", "failed"):
+            self.rows.append(row)
+
+    def merge(self, other: RunReport) -> None:
+        """Add another pass's report to this one (a worker's round over several mailboxes)."""
+        self.rows += other.rows
+        self.replies += other.replies
+        self.skipped += other.skipped
+        self.handled += other.handled
+        self.failed += other.failed
+        self.sent += other.sent
+        self.drafted += other.drafted
 
 
 def context_for(config: Config) -> Context:
@@ -91,6 +125,7 @@ def context_for(config: Config) -> Context:
         customer_domains=config.customer_domains,
         contacts={c.email: c for c in config.contacts},
         authserv_ids=frozenset(config.security.authserv_ids),
+        verify_dkim=config.security.verify_dkim,
     )
 
 
@@ -122,15 +157,25 @@ class Bot:
         outbox: Outbox,
         store: Store,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        signatures: SignatureCheck | None = None,
     ) -> None:
         self.config, self.rules = config, rules
         self.source, self.outbox, self.store, self.clock = source, outbox, store, clock
+        security = config.security
+        if signatures is None and security.verify_dkim:
+            signatures = DkimVerifier(resolver=security.dkim_resolver)
+        self.signatures = signatures
         self.context = context_for(config)
         self.sender = Sender(address=config.bot.address, name=config.bot.name)
         # mail older than this is thread context only: by default the bot's first start (less
         # the drift of senders' clocks), so turning it on over years of history answers none
         self.since = config.bot.since or store.first_started(clock()) - CLOCK_DRIFT
         self.stopping = threading.Event()  # set: stop after the message in hand
+        mailbox = config.mailbox
+        self.max_bytes = (
+            mailbox.max_message_bytes if isinstance(mailbox, ImapConfig) else MAX_MESSAGE_BYTES
+        )
+        self.parse_workers = default_workers()  # processes that parse ahead in a backlog
 
     def run_once(self) -> RunReport:
         """One pass: every message not seen before is decided, answered if needed, recorded.
@@ -147,14 +192,13 @@ class Bot:
         return report
 
     def _finish(self, run_id: int, report: RunReport, error: str | None = None) -> None:
-        statuses = [row.reply for row in report.rows]
         try:
             self.store.finish_run(
                 run_id,
                 now=self.clock(),
-                handled=len(report.rows),
-                sent=statuses.count("sent"),
-                drafted=statuses.count("drafted"),
+                handled=report.handled,
+                sent=report.sent,
+                drafted=report.drafted,
                 failed=report.failed,
                 error=error,
             )
@@ -171,19 +215,43 @@ class Bot:
                 self._failed(Incoming(key=key, raw=b""), report, "the message is gone", last=True)
                 continue
             self._attempt(Incoming(key=key, raw=raw), report, retry=True)
-        for item in self.source.incoming(self.store.cursors()):
-            if self.stopping.is_set():
-                log.info("stop requested: the rest waits for the next run")
-                break
-            if self.store.failure(item.key) is not None:
-                continue  # failed before: tried again on its own schedule, above
-            self._attempt(item, report)
+        items = self.source.incoming(self.store.cursors())
+        failed: set[str] | None = None  # read at the first new message: an idle pass skips it
+        with self.store.batch():  # records that need no reply are committed in batches
+            ahead = parse_ahead(
+                items,
+                workers=self.parse_workers,
+                rules_dir=self.rules.source,
+                own_addresses=self.context.own_addresses,
+                max_bytes=self.max_bytes,
+            )
+            for item, parsed in track(ahead):
+                if self.stopping.is_set():
+                    log.info("stop requested: the rest waits for the next run")
+                    break
+                if failed is None:
+                    failed = self.store.failed_keys()  # this pass's own are not met again
+                if item.key in failed:
+                    continue  # failed before: tried again on its own schedule, above
+                self._attempt(item, report, parsed=parsed)
 
-    def _attempt(self, item: Incoming, report: RunReport, *, retry: bool = False) -> None:
-        """Handle one message; if it fails, record why and go on with the next. Only the
-        mailbox, the outbox, the database or the config failing stops the pass."""
+    def _attempt(
+        self,
+        item: Incoming,
+        report: RunReport,
+        *,
+        retry: bool = False,
+        parsed: Parsed | None = None,
+    ) -> None:
+        """Handle one message (`parsed` already, or not yet); if it fails, record why and go on
+        with the next. Only the mailbox, the outbox, the database or the config failing stops
+        the pass."""
         try:
-            self._handle(item, report)
+            self._handle(item, report, parsed)
+        except RaceLostError as exc:  # another worker holds it; nothing was sent from here
+            log.warning("%s; backing off, nothing sent", exc)
+            report.skipped += 1
+            return
         except (MailboxError, OutboxError, StoreError, ConfigError):
             raise
         except Exception as exc:  # one bad message never stops a run
@@ -210,30 +278,36 @@ class Bot:
             ", quarantined" if given_up else "",
             why,
         )
-        report.rows.append(Row(item.key, "", "", "ignore", "none", (), "", error=why))
+        report.add(Row(item.key, "", "", "ignore", "none", (), "", error=why))
 
-    def _handle(self, item: Incoming, report: RunReport) -> None:
-        try:
-            message = parse_message(item.raw)
-        except MessageError:
-            raise
-        except Exception as exc:  # a parser bug on one message must not stop the run
-            raise MessageError(f"cannot parse the message: {type(exc).__name__}: {exc}") from None
+    def _handle(self, item: Incoming, report: RunReport, parsed: Parsed | None = None) -> None:
+        if parsed is None:  # not parsed ahead (a retry, or a short pass)
+            parsed = parse(item.raw, self.max_bytes)
+        if isinstance(parsed, MessageError):
+            raise parsed
+        message, analysis = parsed  # the analysis, when worked out ahead (bot.pipeline)
         if self.store.seen(message.message_id):
             report.skipped += 1
             if item.cursor is not None:
                 self.store.advance(item.cursor, self.clock())
             return
-        if item.truncated:
-            log.warning("%s is over the size cap: decided from its header and first part", item.key)
+        cut = [d for d in message.defects if d in CUT_DEFECTS]
+        if item.truncated or cut:
+            log.warning(
+                "%s was cut to keep parsing bounded (%s): decided from what was kept",
+                item.key,
+                ", ".join(cut or ["MessageTruncated"]),
+            )
         context = self.context
+        if self.signatures is not None and item.folder_role == "inbox":
+            message = replace(message, dkim_pass=self.signatures.signers(item.raw))
         if item.folder_role == "sent":  # the shop's own mail: thread context, never answered
             context = replace(context, own_addresses=context.own_addresses | {message.from_addr})
         now = self.clock()
         ids = thread_ids(message)
         known = self.store.thread_of(ids)
         state = self.store.thread(thread_key(message, known))
-        decision, new_state = decide(message, state, context, self.rules)
+        decision, new_state = decide(message, state, context, self.rules, analysis=analysis)
         reply, status, why = self._reply(message, decision, state, now)
         record = None
         if status:
@@ -281,7 +355,7 @@ class Bot:
             ",".join(decision.missing) or "-",
             status or "-",
         )
-        report.rows.append(
+        report.add(
             Row(
                 message.message_id,
                 message.from_addr,

@@ -2,7 +2,9 @@
 
 Only the topmost `Authentication-Results` header whose authserv-id is the shop's counts: the
 shop's server prepends its own, and anything below it (or from another authserv-id) is whatever
-the sender or a relay chose to write. Pure: no DNS, no I/O; garbage reads as "not verified".
+the sender or a relay chose to write. Where the shop has no such server, the bot's own DKIM check
+(bot/adapters/dkim.py, done at the edge) comes in as `Message.dkim_pass`. Pure: no DNS, no I/O;
+garbage reads as "not verified".
 """
 
 from __future__ import annotations
@@ -209,14 +211,36 @@ def _judge(results: tuple[AuthResult, ...], domain: str, where: str) -> Verdict:
 
 def verify_sender(message: Message, authserv_ids: Collection[str]) -> Verdict:
     """Whether the topmost Authentication-Results with one of `authserv_ids` vouches for the
-    From domain: `dmarc=pass` for it, or `dkim=pass` with an aligned signing domain."""
-    ids = {i.lower() for i in authserv_ids}
-    names = " or ".join(sorted(ids)) or "no configured server"
+    From domain (`dmarc=pass` for it, or `dkim=pass` with an aligned signing domain), or the
+    bot's own DKIM check (`message.dkim_pass`) found a signature aligned with it."""
+    domain = _from_domain(message)
+    if isinstance(domain, Verdict):  # nothing to align with: nobody can vouch
+        return domain
+    header = _server_verdict(message, domain, authserv_ids)
+    if header.verified or message.dkim_pass is None:
+        return header
+    for signer in message.dkim_pass:
+        if aligned(signer, domain):
+            return Verdict(True, f"DKIM signature of {signer} verified by quotebot")
+    own = f"no DKIM signature aligned with {domain} verified by quotebot"
+    if message.dkim_pass:
+        own += f" (signed by {', '.join(message.dkim_pass)})"
+    return Verdict(False, f"{own}; {header.why}" if authserv_ids else own)
+
+
+def _from_domain(message: Message) -> str | Verdict:
+    """The From domain, lower-cased, or why the message has none to check."""
     if len(message.header_all("from")) > 1:
         return Verdict(False, "more than one From header")
     domain = message.from_addr.rpartition("@")[2].strip().lower()
     if "@" not in message.from_addr or not domain:
         return Verdict(False, "no From address")
+    return domain
+
+
+def _server_verdict(message: Message, domain: str, authserv_ids: Collection[str]) -> Verdict:
+    ids = {i.lower() for i in authserv_ids}
+    names = " or ".join(sorted(ids)) or "no configured server"
     for value in message.header_all(HEADER):
         parsed = parse_authentication_results(value)
         if parsed is not None and parsed.authserv_id in ids:

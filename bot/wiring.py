@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from bot.adapters.digest_queries import last_digest_at
 from bot.adapters.imap import ImapMailbox
+from bot.adapters.leases import Leases
 from bot.adapters.maildir import MaildirOutbox, MaildirSource
 from bot.adapters.smtp import SmtpOutbox
-from bot.adapters.store import Store
+from bot.adapters.store import WORKER, Store
 from bot.config import Config, ImapConfig, SmtpConfig
-from bot.reports import send_digest
-from bot.scheduler import Service
+from bot.reports import send_digests
+from bot.rules import Rules
+from bot.scheduler import Passes, Service
 from bot.service import Bot, Outbox, Source
+from bot.workers import Fleet
+
+DIGEST_LEASE = "*digest"  # not a mailbox name: the lease the workers take to send the digest
+DIGEST_GAP = timedelta(hours=1)  # a digest sent less than this ago is not sent again
 
 
 @dataclass
@@ -80,16 +87,84 @@ def open_adapters(config: Config) -> Adapters:
     return Adapters(source=source, outbox=outbox, sender=sender, imap=imap)
 
 
-def service(config: Config, bot: Bot, adapters: Adapters, store: Store) -> Service:
-    """The long-running service: passes, IDLE on a second connection, and the digest."""
+def scaled(config: Config) -> bool:
+    """Whether passes run under leases: several mailboxes, or PostgreSQL (several workers may
+    share it). One mailbox on SQLite keeps the single-process path."""
+    return len(config.each()) > 1 or config.postgres
+
+
+@dataclass
+class Opened:
+    """What `quotebot run` opened: the passes to run, each mailbox's adapters, the store."""
+
+    passes: Passes
+    adapters: dict[str, Adapters]
+    store: Store
+
+    def close(self) -> None:
+        for adapters in self.adapters.values():
+            adapters.close()
+
+
+def open_bots(config: Config, rules: Rules) -> Opened:
+    """One Bot per mailbox on one database; several (or PostgreSQL) run as a Fleet under
+    leases, one mailbox on SQLite as a plain Bot."""
+    store = Store(config.database_url, mailbox=config.each()[0].name)
+    opened: dict[str, Adapters] = {}
+    bots: dict[str, Bot] = {}
+    try:
+        for entry in config.each():
+            adapters = opened[entry.name] = open_adapters(entry)
+            bots[entry.name] = Bot(
+                entry,
+                rules,
+                source=adapters.source,
+                outbox=adapters.outbox,
+                store=store.for_mailbox(entry.name),
+            )
+    except BaseException:
+        for adapters in opened.values():
+            adapters.close()
+        raise
+    passes: Passes = next(iter(bots.values()))
+    if scaled(config):
+        passes = Fleet(bots, Leases(store.engine, WORKER, seconds=config.lease_seconds))
+    return Opened(passes=passes, adapters=opened, store=store)
+
+
+def service(
+    config: Config,
+    bot: Passes,
+    adapters: Adapters,
+    store: Store,
+    *,
+    senders: Mapping[str, Outbox] | None = None,
+) -> Service:
+    """The long-running service: passes, IDLE on a second connection (one mailbox only), and
+    the digests (`senders`: each mailbox's outbox for them, by name)."""
     idle = None
-    if isinstance(config.mailbox, ImapConfig) and config.mailbox.idle:
+    if isinstance(config.mailbox, ImapConfig) and config.mailbox.idle and not scaled(config):
         idle = ImapMailbox(config.mailbox)
     digest = None
-    if config.digest.to and config.bot.mode != "dry-run":
+    if any(c.digest.to for c in (config, *config.mailboxes)) and config.bot.mode != "dry-run":
+        outboxes = senders or {config.name: adapters.sender}
 
         def digest() -> None:
-            send_digest(config, store, adapters.sender, datetime.now(UTC))
+            if not scaled(config):
+                send_digests(config, store, outboxes, datetime.now(UTC))
+                return
+            # every worker's scheduler fires: one claims the digest, and skips it when
+            # another worker sent it a moment ago
+            leases = Leases(store.engine, WORKER, seconds=config.lease_seconds)
+            if not leases.claim(DIGEST_LEASE):
+                return
+            try:
+                last = last_digest_at(store)
+                now = datetime.now(UTC)
+                if last is None or now - last > DIGEST_GAP:
+                    send_digests(config, store, outboxes, now)
+            finally:
+                leases.release(DIGEST_LEASE)
 
     return Service(
         bot=bot,

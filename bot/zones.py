@@ -289,34 +289,46 @@ def _zone_text(lines: list[str], labels: list[str], zone: str) -> str:
     return "\n\n".join(text for text in texts if text)
 
 
+def _lines(text: str) -> list[str]:
+    text = clip_text(text)  # bounded work whatever the caller hands in
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def line_labels(text: str, rules: Rules, *, sender_name: str = "") -> tuple[str, ...]:
+    """Each line's zone by the message alone (the thread's own sentences not yet applied):
+    the costly part of split_zones, which needs nothing but the message."""
+    return tuple(_labels(_lines(text), rules, sender_name))
+
+
 def split_zones(
     text: str,
     rules: Rules,
     *,
     own_sentences: frozenset[str] = frozenset(),
     sender_name: str = "",
+    labels: tuple[str, ...] | None = None,
 ) -> Zones:
     """Split `text` into zones; sentences the bot itself sent count as quoted history, and a
-    line that is only the sender's name starts the signature.
+    line that is only the sender's name starts the signature. `labels`: what
+    `line_labels(text, rules, sender_name=sender_name)` gives, when it was worked out already.
 
     >>> split_zones("Approved.\\n\\nOn Tue, Mar 4, 2025 Shop <q@shop.example> wrote:\\n> Quote",
     ...             rules).new_text
     'Approved.'
     """
-    text = clip_text(text)  # bounded work whatever the caller hands in
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    labels = _labels(lines, rules, sender_name)
+    lines = _lines(text)
+    found = _labels(lines, rules, sender_name) if labels is None else list(labels)
     if own_sentences:
-        labels = [
+        found = [
             _QUOTE if label == _NEW and normalize(line) in own_sentences else label
-            for line, label in zip(lines, labels, strict=True)
+            for line, label in zip(lines, found, strict=True)
         ]
     return Zones(
-        new_text=_zone_text(lines, labels, _NEW),
-        quoted=_zone_text(lines, labels, _QUOTE),
-        signature=_zone_text(lines, labels, _SIGNATURE),
-        forwarded=_zone_text(lines, labels, _FORWARD),
-        disclaimer=_zone_text(lines, labels, _DISCLAIMER),
+        new_text=_zone_text(lines, found, _NEW),
+        quoted=_zone_text(lines, found, _QUOTE),
+        signature=_zone_text(lines, found, _SIGNATURE),
+        forwarded=_zone_text(lines, found, _FORWARD),
+        disclaimer=_zone_text(lines, found, _DISCLAIMER),
     )
 
 

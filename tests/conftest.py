@@ -79,12 +79,16 @@ from servers import (  # noqa: E402  (pytest puts tests/ on sys.path for this fi
     DOVECOT_MISSING,
     OPENSSL_MISSING,
     PASSWORD,
+    PG_CTL_MISSING,
     TOKEN,
     USERNAME,
     Dovecot,
     LocalCA,
+    PostgresDatabase,
+    PostgresServer,
     SmtpSink,
     TokenStore,
+    postgres_problem,
     unavailable,
 )
 
@@ -120,6 +124,16 @@ def dovecot() -> Iterator[Dovecot]:
     """A fresh plain-IMAP Dovecot with user servers.USERNAME / servers.PASSWORD."""
     _need_dovecot()
     with Dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def dovecot_shops() -> Iterator[Dovecot]:
+    """A fresh plain-IMAP Dovecot with three users, three shops' quotes mailboxes (password
+    servers.PASSWORD for each)."""
+    _need_dovecot()
+    users = {f"quotes@shop-{name}.example": PASSWORD for name in "abc"}
+    with Dovecot(users=users) as server:
         yield server
 
 
@@ -192,3 +206,34 @@ def start_smtp_sink() -> Iterator[Callable[..., SmtpSink]]:
     yield start
     for sink in started:
         sink.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresDatabase]:
+    """A fresh, uniquely named database on the machine's PostgreSQL, dropped after the test;
+    no server: skip with the reason (fail under QUOTEBOT_REQUIRE_SERVERS=1)."""
+    problem = postgres_problem()
+    if problem is not None:
+        unavailable(problem)
+    with PostgresDatabase() as database:
+        yield database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'quotebot.db'}"
+    database: PostgresDatabase = request.getfixturevalue("postgres")
+    return database.url
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own on a free port, which it may stop and restart."""
+    try:
+        server = PostgresServer()
+    except RuntimeError:
+        unavailable(PG_CTL_MISSING)
+    with server:
+        yield server

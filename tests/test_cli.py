@@ -110,6 +110,13 @@ def test_every_command_help_ends_with_an_example(command: str) -> None:
     assert "quotebot " in result.output.split("Example:")[1]
 
 
+def test_db_upgrade_help_ends_with_an_example() -> None:
+    """`quotebot db upgrade --help` ends with an example line, as every command's does."""
+    result = CliRunner().invoke(main, ["db", "upgrade", "--help"])
+    assert result.exit_code == 0
+    assert "quotebot db upgrade --config" in result.output.split("Example:")[1]
+
+
 def test_python_dash_m_bot_is_the_same_command() -> None:
     """`python -m bot --help` runs the quotebot command."""
     result = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,33 @@ def test_security_authserv_id(value: object, expected: tuple[str, ...]) -> None:
     assert config.security.authserv_ids == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10.0.0.53", ("10.0.0.53", 53)),
+        ("127.0.0.1:5353", ("127.0.0.1", 5353)),
+        ("[::1]:5353", ("::1", 5353)),
+        ("::1", ("::1", 53)),
+    ],
+    ids=["ipv4", "ipv4-port", "ipv6-port", "ipv6"],
+)
+def test_security_dkim_resolver(value: str, expected: tuple[str, int]) -> None:
+    """[security] dkim_resolver takes an address with an optional port."""
+    raw = _with(("security", "verify_dkim"), True)
+    raw["security"]["dkim_resolver"] = value
+    config = parse_config(SOURCE, raw)
+    assert config.security.verify_dkim and config.security.dkim_resolver == expected
+
+
+@pytest.mark.parametrize("value", ["dns.example", "127.0.0.1:99999", "1.2.3.4:x"])
+def test_bad_dkim_resolver(value: str) -> None:
+    """A resolver that is not an address and port is refused with the form to write."""
+    raw = _with(("security", "verify_dkim"), True)
+    raw["security"]["dkim_resolver"] = value
+    with pytest.raises(ConfigError, match="127.0.0.1:53"):
+        parse_config(SOURCE, raw)
+
+
 def test_security_defaults_to_no_check() -> None:
     """Without a [security] table no receiving server is trusted and nothing is checked."""
     assert parse_config(SOURCE, copy.deepcopy(BASE)).security.authserv_ids == ()
@@ -306,10 +334,20 @@ def test_security_defaults_to_no_check() -> None:
         ("authserv_id", [], ["security.authserv_id = []", "at least one"]),
         ("authserv_id", ["mx1.printshop.example", 7], ["security.authserv_id = 7"]),
         ("authserv_id", 7, ["security.authserv_id = 7", "expected a str or list"]),
-        ("verify_dkim", True, ["security.verify_dkim = True", "not supported"]),
+        ("verify_dkim", "yes", ["security.verify_dkim = 'yes'", "expected a bool"]),
+        ("dkim_resolver", "127.0.0.1", ["security.dkim_resolver", "verify_dkim = true"]),
         ("authserv", "mx.printshop.example", ["security.authserv", "unknown key"]),
     ],
-    ids=["empty", "not-an-id", "empty-list", "list-with-number", "number", "verify-dkim", "typo"],
+    ids=[
+        "empty",
+        "not-an-id",
+        "empty-list",
+        "list-with-number",
+        "number",
+        "verify-dkim-not-bool",
+        "resolver-without-verify",
+        "typo",
+    ],
 )
 def test_bad_security_value_names_the_key(key: str, value: object, expected: list[str]) -> None:
     """A bad [security] value raises ConfigError naming the file, the key, the value and a fix."""
@@ -318,3 +356,71 @@ def test_bad_security_value_names_the_key(key: str, value: object, expected: lis
     assert str(SOURCE) in str(caught.value)
     for part in expected:
         assert part in str(caught.value)
+
+
+def _example_mailboxes() -> dict[str, Any]:
+    """The [[mailboxes]] example of config.example.toml, uncommented, with the shared tables."""
+    text = (Path(__file__).parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    block = text.split("# --- mailboxes example begin ---\n")[1].split("# --- mailboxes")[0]
+    body = "\n".join(line.removeprefix("#").removeprefix(" ") for line in block.splitlines())
+    return tomllib.loads(
+        '[bot]\nname = "Quotes desk"\n[digest]\nto = "ops@printshop.example"\n' + body
+    )
+
+
+def test_example_mailboxes_block_parses_into_one_config_per_mailbox() -> None:
+    """The documented [[mailboxes]] example gives one Config per entry, each with its own name,
+    address, mailbox, outbox, customers, contacts and digest recipients."""
+    config = parse_config(SOURCE, _example_mailboxes())
+    berlin, lyon = config.each()
+    assert (berlin.name, lyon.name) == ("berlin", "lyon")
+    assert berlin.bot.address == "quotes@berlin.printshop.example"
+    assert berlin.own_addresses == {
+        "quotes@berlin.printshop.example",
+        "sales@berlin.printshop.example",
+    }
+    assert isinstance(berlin.mailbox, ImapConfig) and isinstance(berlin.outbox, SmtpConfig)
+    assert berlin.customer_domains == ("acme-robotics.example",)
+    assert [c.email for c in berlin.contacts] == ["lee.park@acme-robotics.example"]
+    assert (berlin.digest.to, berlin.own_digest) == (("ops-berlin@printshop.example",), True)
+    assert (lyon.digest.to, lyon.own_digest) == (("ops@printshop.example",), False)
+    assert lyon.contacts == () and lyon.bot.name == "Quotes desk"
+    assert config.mailboxes == (berlin, lyon) and config.digest.to == ("ops@printshop.example",)
+
+
+def test_single_mailbox_form_is_one_mailbox_named_default() -> None:
+    """A config with [mailbox] is one mailbox, named "default" (the name of rows from before)."""
+    config = parse_config(SOURCE, _with(("bot", "mode"), "send"))
+    assert config.each() == (config,) and config.name == "default"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda raw: raw.update(mailbox={"path": "x"}), ["mailbox", "move [mailbox] into each"]),
+        (lambda raw: raw["mailboxes"][1].update(name="berlin"), ["mailboxes[1].name", "another"]),
+        (lambda raw: raw["mailboxes"][0].update(name="Berlin 2"), ["mailboxes[0].name", "lower-case"]),
+        (lambda raw: raw["mailboxes"][1].pop("outbox"), ["mailboxes[1].outbox is missing", "[mailboxes.outbox]"]),
+        (lambda raw: raw["mailboxes"][0]["mailbox"].pop("host"), ["mailboxes[0].mailbox.host is missing"]),
+        (lambda raw: raw["mailboxes"][0]["contacts"][0].update(role="boss"), ["mailboxes[0].contacts[0].role", "'boss'"]),
+        (lambda raw: raw["mailboxes"][1].update(colour="red"), ["mailboxes[1].colour", "unknown key"]),
+        (lambda raw: raw.update(database={"url": "mysql://x/y"}), ["database.url", "postgresql+psycopg"]),
+        (lambda raw: raw.update(database={"url": "postgresql://u@h/d"}), ["database.url", "postgresql+psycopg://"]),
+        (lambda raw: raw.update(database={"lease_seconds": 1}), ["database.lease_seconds", "5 to 3600"]),
+    ],
+    ids=[
+        "both-forms", "duplicate-name", "bad-name", "entry-outbox-missing", "entry-host-missing",
+        "entry-contact-role", "entry-unknown-key", "database-kind", "postgres-driver", "lease-short",
+    ],
+)  # fmt: skip
+def test_bad_mailboxes_entry_is_one_line_naming_the_key(change: Any, expected: list[str]) -> None:
+    """A mistake in [[mailboxes]] or [database] raises ConfigError naming the file, the entry's
+    key and the fix, on one line."""
+    raw = _example_mailboxes()
+    change(raw)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(SOURCE, raw)
+    message = str(caught.value)
+    assert str(SOURCE) in message and "\n" not in message
+    for part in expected:
+        assert part in message

@@ -13,7 +13,7 @@ import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from servers import PASSWORD, Dovecot, SmtpSink
+from servers import PASSWORD, Dovecot, SmtpSink, write_config
 from test_imap import vague
 
 ROOT = Path(__file__).parent.parent
@@ -22,36 +22,13 @@ MESSAGES = 12
 
 
 def _config(tmp_path: Path, dovecot: Dovecot, sink: SmtpSink) -> Path:
-    imap, smtp = dovecot.imap_settings(), sink.settings()
-    path = tmp_path / "quotebot.toml"
-    path.write_text(
-        f"""
-[bot]
-address = "quotes@printshop.example"
-since = "2020-01-01"
-[mailbox]
-kind = "imap"
-host = "{imap.host}"
-port = {imap.port}
-security = "none"
-username = "{imap.username}"
-password_env = "QUOTEBOT_TEST_PASSWORD"
-sent_folder = "Sent"
-save_sent = false
-batch_size = 3
-[outbox]
-kind = "smtp"
-host = "{smtp.host}"
-port = {smtp.port}
-security = "none"
-[database]
-url = "sqlite:///{tmp_path / "quotebot.db"}"
-[customers]
-domains = ["acme-robotics.example"]
-""",
-        encoding="utf-8",
+    return write_config(
+        tmp_path / "quotebot.toml",
+        dovecot=dovecot,
+        sink=sink,
+        database_url=f"sqlite:///{tmp_path / 'quotebot.db'}",
+        imap_extra='sent_folder = "Sent"\nsave_sent = false\nbatch_size = 3\n',
     )
-    return path
 
 
 def test_sigkill_at_random_moments_gives_exactly_one_reply_each(

@@ -3,6 +3,7 @@ seen once, answered at most once, whatever people, the server or a crash do in b
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -188,16 +189,19 @@ def test_never_answered_over_imap(
 
 
 def test_oversized_message_is_decided_from_its_start(
-    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A message over max_message_bytes is fetched as header plus the start of its body."""
+    """A message over max_message_bytes is fetched as header plus the start of its body, and
+    the log says it was decided from part of it."""
     message = message_from_bytes(vague(), policy=policy.default)
     assert isinstance(message, EmailMessage)
     message.add_attachment(b"\0" * 300_000, maintype="application", subtype="octet-stream")
     dovecot.deliver(message.as_bytes())
     capped = replace(config, mailbox=replace(config.mailbox, max_message_bytes=100_000))
-    report = run(capped)
+    with caplog.at_level(logging.WARNING, logger="bot.service"):
+        report = run(capped)
     assert [row.action for row in report.rows] == ["clarify"] and len(smtp_sink.received) == 1
+    assert any("was cut" in r.getMessage() for r in caplog.records)
 
 
 class _DropAfterFirst:
@@ -360,6 +364,17 @@ def test_wrong_password_is_one_clear_error(config: Config, monkeypatch: pytest.M
     monkeypatch.setenv("QUOTEBOT_TEST_PASSWORD", "wrong")
     with pytest.raises(MailboxError, match="login refused.*QUOTEBOT_TEST_PASSWORD"):
         run(config)
+
+
+def test_unknown_host_is_one_clear_error_and_nothing_is_recorded(config: Config) -> None:
+    """A host DNS cannot resolve says which setting to check; the pass records only its error."""
+    server = replace(config.mailbox.server, host="imap.nonexistent.invalid")  # type: ignore[union-attr]
+    lost = replace(config, mailbox=replace(config.mailbox, server=server))
+    with pytest.raises(
+        MailboxError, match="imap.nonexistent.invalid:.*cannot connect.*mailbox.host"
+    ):
+        run(lost)
+    assert Store(config.database_url).cursors() == {}
 
 
 def test_451_then_550_retries_then_records_the_refusal(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from servers import PASSWORD, Dovecot, SmtpSink
+from servers import PASSWORD, Dovecot, SmtpSink, write_config
 from test_imap import vague
 
 ROOT = Path(__file__).parent.parent
@@ -32,31 +32,13 @@ def test_run_answers_while_running_and_reconnects(
 ) -> None:
     """Mail that arrives while the bot waits is answered; after the server restarts, the bot
     reconnects and answers the next message; SIGINT ends it with status 0."""
-    imap, smtp = dovecot.imap_settings(), smtp_sink.settings()
-    config = tmp_path / "quotebot.toml"
-    config.write_text(
-        f"""
-[bot]
-address = "quotes@printshop.example"
-[mailbox]
-kind = "imap"
-host = "{imap.host}"
-port = {imap.port}
-security = "none"
-username = "{imap.username}"
-password_env = "QUOTEBOT_TEST_PASSWORD"
-timeout_seconds = 5
-[outbox]
-kind = "smtp"
-host = "{smtp.host}"
-port = {smtp.port}
-security = "none"
-[database]
-url = "sqlite:///{tmp_path / "quotebot.db"}"
-[customers]
-domains = ["acme-robotics.example"]
-""",
-        encoding="utf-8",
+    config = write_config(
+        tmp_path / "quotebot.toml",
+        dovecot=dovecot,
+        sink=smtp_sink,
+        database_url=f"sqlite:///{tmp_path / 'quotebot.db'}",
+        bot_extra="",
+        imap_extra="timeout_seconds = 5\n",
     )
     env = {**os.environ, "QUOTEBOT_TEST_PASSWORD": PASSWORD}
     bot = subprocess.Popen(

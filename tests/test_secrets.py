@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from servers import USERNAME, Dovecot, SmtpSink
+from servers import USERNAME, Dovecot, SmtpSink, write_config
 from test_imap import vague
 
 ROOT = Path(__file__).parent.parent
@@ -18,36 +18,15 @@ SECRET = "s3cret-Passw0rd-4711"  # the same for IMAP and SMTP here
 
 
 def _config(tmp_path: Path, dovecot: Dovecot, sink: SmtpSink) -> Path:
-    imap, smtp = dovecot.imap_settings(), sink.settings()
-    path = tmp_path / "quotebot.toml"
-    path.write_text(
-        f"""
-[bot]
-address = "quotes@printshop.example"
-since = "2020-01-01"
-[mailbox]
-kind = "imap"
-host = "{imap.host}"
-port = {imap.port}
-security = "none"
-username = "{USERNAME}"
-password_env = "QUOTEBOT_SECRET"
-sent_folder = "Sent"
-[outbox]
-kind = "smtp"
-host = "{smtp.host}"
-port = {smtp.port}
-security = "none"
-username = "{USERNAME}"
-password_env = "QUOTEBOT_SECRET"
-[database]
-url = "sqlite:///{tmp_path / "db" / "quotebot.db"}"
-[customers]
-domains = ["acme-robotics.example"]
-""",
-        encoding="utf-8",
+    return write_config(
+        tmp_path / "quotebot.toml",
+        dovecot=dovecot,
+        sink=sink,
+        database_url=f"sqlite:///{tmp_path / 'db' / 'quotebot.db'}",
+        password_env="QUOTEBOT_SECRET",
+        imap_extra='sent_folder = "Sent"\n',
+        smtp_extra=f'username = "{USERNAME}"\npassword_env = "QUOTEBOT_SECRET"\n',
     )
-    return path
 
 
 def test_no_password_in_logs_errors_database_or_mail(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -272,6 +274,47 @@ def test_verify_sender(results: tuple[str, ...], ids: set[str], expected: bool, 
     verdict = verify_sender(message(*results), ids)
     assert verdict.verified is expected
     assert why in verdict.why
+
+
+@pytest.mark.parametrize(
+    ("signers", "ids", "results", "expected", "why"),
+    [
+        (("acme-robotics.example",), set(), (), True, "signature of acme-robotics.example"),
+        (("mail.acme-robotics.example",), set(), (), True, "verified by quotebot"),
+        (("attacker.example",), set(), (), False, "(signed by attacker.example)"),
+        ((), set(), (), False, "no DKIM signature aligned with acme-robotics.example"),
+        (("acme-robotics.example",), {OURS}, (OPENDMARC,), True, "verified by quotebot"),
+        ((), {OURS}, (OPENDMARC,), False, "dmarc=fail from mx.printshop.example"),
+        (None, {OURS}, (PASS,), True, "dmarc=pass"),
+    ],
+    ids=[
+        "own-domain",
+        "subdomain-aligned",
+        "other-domain",
+        "no-signature",
+        "own-check-beats-header",
+        "both-fail-say-both",
+        "not-checked",
+    ],
+)
+def test_own_dkim_check(
+    signers: tuple[str, ...] | None,
+    ids: set[str],
+    results: tuple[str, ...],
+    expected: bool,
+    why: str,
+) -> None:
+    """The bot's own DKIM check (Message.dkim_pass) vouches for an aligned signer, alone or
+    where the receiving server's header does not."""
+    checked = replace(message(*results), dkim_pass=signers)
+    verdict = verify_sender(checked, ids)
+    assert (verdict.verified, why in verdict.why) == (expected, True), verdict.why
+
+
+def test_own_dkim_check_never_rescues_two_from_headers() -> None:
+    """A signature cannot vouch for a message with two From headers."""
+    forged = message(extra=("From: someone@evil.example",))
+    assert not verify_sender(replace(forged, dkim_pass=("acme-robotics.example",)), ()).verified
 
 
 def test_two_from_headers_are_never_verified() -> None:

@@ -111,33 +111,39 @@ def _run(row: RunRecord | None) -> RunRow | None:
     )
 
 
-def last_digest_at(store: Store) -> datetime | None:
-    """When the last digest went out (aware), or None when none ever did."""
+def last_digest_at(store: Store, mailbox: str | None = None) -> datetime | None:
+    """When the last digest went out (aware), or None when none ever did; `mailbox`: the last
+    one recorded for that mailbox ("*": a digest of several)."""
+    query = select(DigestRecord.sent_at)
+    if mailbox is not None:
+        query = query.where(DigestRecord.mailbox == mailbox)
     try:
         with Session(store.engine) as session:
-            found = session.exec(
-                select(DigestRecord.sent_at).order_by(col(DigestRecord.sent_at).desc())
-            ).first()
+            found = session.exec(query.order_by(col(DigestRecord.sent_at).desc())).first()
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot read the digest history: {exc}") from None
     return _aware(found) if found else None
 
 
 def load_digest_data(store: Store, *, since: datetime | None, now: datetime) -> DigestData:
-    """Everything the digest shows: threads still open with all their messages, and what
-    happened since `since` (None: ever) up to `now`."""
+    """Everything the digest shows about the store's mailbox: threads still open with all
+    their messages, and what happened since `since` (None: ever) up to `now`."""
     try:
         with Session(store.engine) as session:
-            return _load(session, since, now)
+            return _load(session, since, now, store.mailbox)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot read the database for the digest: {exc}") from None
 
 
-def _load(session: Session, since: datetime | None, now: datetime) -> DigestData:
+def _load(session: Session, since: datetime | None, now: datetime, mailbox: str) -> DigestData:
     start = since.astimezone(UTC) if since else datetime.min.replace(tzinfo=UTC)
     end = now.astimezone(UTC)
     open_threads = list(
-        session.exec(select(ThreadRecord).where(col(ThreadRecord.status).in_(OPEN)))
+        session.exec(
+            select(ThreadRecord)
+            .where(ThreadRecord.mailbox == mailbox)
+            .where(col(ThreadRecord.status).in_(OPEN))
+        )
     )
     open_keys = [t.key for t in open_threads]
     in_window = col(MessageRecord.processed_at).between(start, end)
@@ -145,22 +151,24 @@ def _load(session: Session, since: datetime | None, now: datetime) -> DigestData
         _message(m)
         for m in session.exec(
             select(MessageRecord)
+            .where(MessageRecord.mailbox == mailbox)
             .where(or_(in_window, col(MessageRecord.thread_key).in_(open_keys)))
             .order_by(col(MessageRecord.processed_at), col(MessageRecord.id))
         )
     ]
     known = set(open_keys)
     others = sorted({m.thread_key for m in messages if m.thread_key and m.thread_key not in known})
-    threads = [*open_threads, *_threads(session, others)]
+    threads = [*open_threads, *_threads(session, others, mailbox)]
     return DigestData(
         since=_aware(since) if since else None,
         threads=tuple(_thread(t) for t in threads),
         messages=tuple(messages),
-        asks=tuple(_asks(session, start, end, open_keys)),
+        asks=tuple(_asks(session, start, end, open_keys, mailbox)),
         runs=tuple(
             run
             for r in session.exec(
                 select(RunRecord)
+                .where(RunRecord.mailbox == mailbox)
                 .where(col(RunRecord.started_at).between(start, end))
                 .order_by(col(RunRecord.started_at))
             )
@@ -169,6 +177,7 @@ def _load(session: Session, since: datetime | None, now: datetime) -> DigestData
         last_ok_run=_run(
             session.exec(
                 select(RunRecord)
+                .where(RunRecord.mailbox == mailbox)
                 .where(col(RunRecord.finished_at).is_not(None), col(RunRecord.error).is_(None))
                 .where(col(RunRecord.finished_at) <= end)
                 .order_by(col(RunRecord.finished_at).desc())
@@ -177,6 +186,7 @@ def _load(session: Session, since: datetime | None, now: datetime) -> DigestData
         latest_run=_run(
             session.exec(
                 select(RunRecord)
+                .where(RunRecord.mailbox == mailbox)
                 .where(col(RunRecord.started_at) <= end)
                 .order_by(col(RunRecord.started_at).desc(), col(RunRecord.id).desc())
             ).first()
@@ -184,16 +194,24 @@ def _load(session: Session, since: datetime | None, now: datetime) -> DigestData
     )
 
 
-def _threads(session: Session, keys: list[str]) -> Iterable[ThreadRecord]:
+def _threads(session: Session, keys: list[str], mailbox: str) -> Iterable[ThreadRecord]:
     if not keys:
         return []
-    return session.exec(select(ThreadRecord).where(col(ThreadRecord.key).in_(keys)))
+    return session.exec(
+        select(ThreadRecord)
+        .where(ThreadRecord.mailbox == mailbox)
+        .where(col(ThreadRecord.key).in_(keys))
+    )
 
 
-def _asks(session: Session, start: datetime, end: datetime, keys: list[str]) -> list[AskRow]:
+def _asks(
+    session: Session, start: datetime, end: datetime, keys: list[str], mailbox: str
+) -> list[AskRow]:
     """Clarifications and reminders written since `start`, and every one in the open threads."""
     replies = session.exec(
-        select(ReplyRecord).where(
+        select(ReplyRecord)
+        .where(ReplyRecord.mailbox == mailbox)
+        .where(
             or_(
                 col(ReplyRecord.created_at).between(start, end),
                 col(ReplyRecord.thread_key).in_(keys),
@@ -201,7 +219,9 @@ def _asks(session: Session, start: datetime, end: datetime, keys: list[str]) -> 
         )
     )
     nudges = session.exec(
-        select(NudgeRecord).where(
+        select(NudgeRecord)
+        .where(NudgeRecord.mailbox == mailbox)
+        .where(
             or_(
                 col(NudgeRecord.created_at).between(start, end),
                 col(NudgeRecord.thread_key).in_(keys),

@@ -2,26 +2,64 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Index, bindparam, event, insert, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Result
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-from bot.errors import StoreError
+from bot.errors import RaceLostError, StoreError
 from bot.model import Cursor, Decision, ThreadState
 from bot.nudge import Awaiting
+
+DEFAULT_MAILBOX = "default"  # the name of the single [mailbox] form, and of rows from before
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, in runs and leases
+log = logging.getLogger(__name__)
+BATCH_RECORDS = 200  # a batch is committed at this many records ...
+BATCH_SECONDS = 1.0  # ... or this long after its first one
+# A batch's per-message reads, on one connection as plain SQL: a tenth of the ORM's cost
+_SEEN = text(
+    "SELECT 1 FROM messagerecord WHERE message_id = :id AND mailbox = :mailbox"
+    " UNION ALL SELECT 1 FROM replyrecord WHERE reply_message_id = :id AND mailbox = :mailbox"
+    " LIMIT 1"
+)
+_LINKS = text(
+    "SELECT message_id, thread_key FROM threadlink WHERE mailbox = :mailbox AND message_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
 class MessageRecord(SQLModel, table=True):
     """One inbound message the bot has handled (or failed to), with its decision."""
 
+    # one record per message per mailbox: two workers racing on one message cannot both win
+    # (the id first: an index led by the mailbox would tempt SQLite into scanning a mailbox)
+    __table_args__ = (
+        Index("ux_messagerecord_message_id_mailbox", "message_id", "mailbox", unique=True),
+        # the failed messages only (a few rows): due_retries and failed_keys stay flat
+        Index(
+            "ix_messagerecord_failed",
+            "retry_at",
+            "source_key",
+            sqlite_where=text("error IS NOT NULL"),
+            postgresql_where=text("error IS NOT NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(index=True, unique=True)
+    mailbox: str = DEFAULT_MAILBOX
+    message_id: str  # indexed by ux_messagerecord_message_id_mailbox
     source_key: str = Field(default="", index=True)
     thread_key: str = Field(default="", index=True)
     sender: str = ""
@@ -43,9 +81,10 @@ class MessageRecord(SQLModel, table=True):
 class ThreadRecord(SQLModel, table=True):
     """A quote thread and where its release stands."""
 
+    mailbox: str = Field(default=DEFAULT_MAILBOX, primary_key=True)
     key: str = Field(primary_key=True)
     subject: str = ""
-    status: str = "open"
+    status: str = Field(default="open", index=True)  # "awaiting" is looked up every poll
     carry_revision: str | None = None
     released_revision: str | None = None
     released_quantity: int | None = None
@@ -58,43 +97,38 @@ class ThreadRecord(SQLModel, table=True):
     updated_at: datetime
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add columns that a database made by an earlier version lacks (nullable or defaulted
-    text only; real schema changes come with migrations)."""
-    present = {c["name"] for c in inspect(engine).get_columns("threadrecord")}
-    columns = {c["name"] for c in inspect(engine).get_columns("messagerecord")}
-    with engine.begin() as conn:
-        if "quoted_revisions" not in present:
-            conn.execute(
-                text("ALTER TABLE threadrecord ADD COLUMN quoted_revisions VARCHAR DEFAULT '[]'")
-            )
-        for column in ("sentence", "thread_status"):
-            if column not in columns:
-                conn.execute(
-                    text(f"ALTER TABLE messagerecord ADD COLUMN {column} VARCHAR DEFAULT ''")
-                )
-        if "attempts" not in columns:
-            conn.execute(text("ALTER TABLE messagerecord ADD COLUMN attempts INTEGER DEFAULT 0"))
-        if "retry_at" not in columns:
-            conn.execute(text("ALTER TABLE messagerecord ADD COLUMN retry_at DATETIME"))
-        # lookups per message: by where it is (failures) and by the bot's own reply ids
+def _add_missing_columns(conn: Connection) -> None:
+    """Add columns that a database made before Alembic may lack (nullable or defaulted text
+    only): `quotebot db upgrade` runs this before it stamps such a file with revision 0001."""
+    present = {c["name"] for c in inspect(conn).get_columns("threadrecord")}
+    columns = {c["name"] for c in inspect(conn).get_columns("messagerecord")}
+    if "quoted_revisions" not in present:
         conn.execute(
-            text(
-                "CREATE INDEX IF NOT EXISTS ix_messagerecord_source_key "
-                "ON messagerecord (source_key)"
-            )
+            text("ALTER TABLE threadrecord ADD COLUMN quoted_revisions VARCHAR DEFAULT '[]'")
         )
-        conn.execute(
-            text(
-                "CREATE INDEX IF NOT EXISTS ix_replyrecord_reply_message_id "
-                "ON replyrecord (reply_message_id)"
-            )
+    for column in ("sentence", "thread_status"):
+        if column not in columns:
+            conn.execute(text(f"ALTER TABLE messagerecord ADD COLUMN {column} VARCHAR DEFAULT ''"))
+    if "attempts" not in columns:
+        conn.execute(text("ALTER TABLE messagerecord ADD COLUMN attempts INTEGER DEFAULT 0"))
+    if "retry_at" not in columns:
+        conn.execute(text("ALTER TABLE messagerecord ADD COLUMN retry_at DATETIME"))
+    # lookups per message: by where it is (failures) and by the bot's own reply ids
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_messagerecord_source_key ON messagerecord (source_key)")
+    )
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_replyrecord_reply_message_id "
+            "ON replyrecord (reply_message_id)"
         )
+    )
 
 
 class FolderCursor(SQLModel, table=True):
     """How far a mailbox folder has been handled (IMAP: UIDVALIDITY and the highest UID)."""
 
+    mailbox: str = Field(default=DEFAULT_MAILBOX, primary_key=True)
     folder: str = Field(primary_key=True)
     uidvalidity: int
     uid: int
@@ -105,6 +139,8 @@ class RunRecord(SQLModel, table=True):
     """One pass over the mailbox: what it did, or the error that ended it (the bot's health)."""
 
     id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(default=DEFAULT_MAILBOX, index=True)
+    worker: str = ""  # host:pid of the process that ran it
     started_at: datetime = Field(index=True)
     finished_at: datetime | None = None
     handled: int = 0
@@ -118,6 +154,7 @@ class DigestRecord(SQLModel, table=True):
     """A digest that went out (the next one covers what happened since)."""
 
     id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = DEFAULT_MAILBOX
     sent_at: datetime = Field(index=True)
     recipient: str = ""
 
@@ -126,6 +163,7 @@ class NudgeRecord(SQLModel, table=True):
     """A reminder sent in a thread whose clarification stayed unanswered."""
 
     id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(default=DEFAULT_MAILBOX, index=True)
     thread_key: str = Field(index=True)
     number: int  # 1 or 2
     reply_message_id: str = Field(unique=True)
@@ -146,6 +184,7 @@ class Setting(SQLModel, table=True):
 class ThreadLink(SQLModel, table=True):
     """A Message-ID that belongs to a thread (its own or one it references)."""
 
+    mailbox: str = Field(default=DEFAULT_MAILBOX, primary_key=True)
     message_id: str = Field(primary_key=True)
     thread_key: str = Field(index=True)
 
@@ -153,12 +192,20 @@ class ThreadLink(SQLModel, table=True):
 class ReplyRecord(SQLModel, table=True):
     """A clarification: written here before it is handed to the outbox, marked after."""
 
+    # one reply per inbound message per mailbox, on every database: the loser of a race
+    # between two workers fails here, before it sends anything
+    __table_args__ = (
+        Index("ux_replyrecord_in_reply_to_mailbox", "in_reply_to", "mailbox", unique=True),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    in_reply_to: str = Field(index=True, unique=True)
+    mailbox: str = DEFAULT_MAILBOX
+    in_reply_to: str  # indexed by ux_replyrecord_in_reply_to_mailbox
     reply_message_id: str = Field(index=True)
     thread_key: str = Field(index=True)
     recipient: str
-    status: str  # pending | sent | drafted | dry-run | suppressed | failed (refused for good)
+    # pending | sent | drafted | dry-run | suppressed | failed (refused for good); every pass
+    # looks for pending ones
+    status: str = Field(index=True)
     reason: str = ""
     body: str = ""
     created_at: datetime
@@ -171,6 +218,29 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_clean(v) for v in value)
+    return value
+
+
+def _without_nul(
+    _conn: object,
+    _cursor: object,
+    statement: str,
+    parameters: object,
+    _context: object,
+    _executemany: bool,
+) -> tuple[str, object]:
+    """PostgreSQL text cannot hold NUL, which SQLite stores: a subject or sentence with one
+    would stop every pass at its message. It is stored as U+FFFD instead."""
+    return statement, _clean(parameters)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -190,64 +260,155 @@ def _private_file(path: Path) -> None:
         ) from None
 
 
-class Store:
-    """All database access; one transaction per handled message."""
+def _why(exc: Exception) -> str:
+    """The driver's own words on one line, without the SQL statement SQLAlchemy appends."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig) if orig is not None else str(exc).split("\n", 1)[0]
+    return f"{type(orig or exc).__name__}: {' '.join(text.split())}"
 
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            _private_file(Path(url.removeprefix("sqlite:///")))
-        try:
-            self.engine: Engine = create_engine(url)
-            if url.startswith("sqlite"):
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            SQLModel.metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(
-                f"{url}: cannot open the database: {exc}; check database.url"
-            ) from None
+
+@dataclass
+class _Batch:
+    """Records of messages that need no reply, not yet committed, and what reads must see of
+    them until they are (Store.batch)."""
+
+    started: float = 0.0
+    reader: Connection | None = None  # the batch's reads (seen, thread_of, thread)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # MessageRecord's columns
+    threads: dict[str, tuple[ThreadState, str, datetime]] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    replies: list[ReplyRecord] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)  # Message-IDs recorded, and the bot's own
+    cursors: list[tuple[Cursor, datetime]] = field(default_factory=list)
+
+
+def _full(exc: Exception) -> bool:
+    """Whether the disk under the database is full (SQLite's SQLITE_FULL, or ENOSPC)."""
+    return "disk is full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for database.url: SQLite (WAL, full sync, file 0600) or PostgreSQL (a pool
+    whose connections are checked before use, so a database restart costs one reconnect; UTC
+    sessions, since the columns hold UTC without a zone)."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        _private_file(Path(url.removeprefix("sqlite:///")))
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        connect_args = {"options": "-c timezone=UTC"} if url.startswith("postgresql") else {}
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            pool_recycle=1800,
+            connect_args=connect_args,
+        )
+        if url.startswith("postgresql"):
+            event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
+        return engine
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot open the database: {_why(exc)}; check database.url") from None
+
+
+class Store:
+    """All database access for one mailbox (`mailbox`: its [[mailboxes]] name); one transaction
+    per handled message, or per batch of messages that need no reply inside `batch()`.
+    `for_mailbox` gives another mailbox's view on the same engine."""
+
+    _batch: _Batch | None = None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        mailbox: str = DEFAULT_MAILBOX,
+        engine: Engine | None = None,
+        check_schema: bool = True,
+    ) -> None:
+        from bot.adapters.schema import ensure_current  # it imports this module's tables
+
+        self.url, self.mailbox = url, mailbox
+        self.engine: Engine = engine or open_engine(url)
+        if check_schema:
+            ensure_current(self.engine, url)
+
+    def close(self) -> None:
+        """Close the database connections (every mailbox's view shares them)."""
+        self.engine.dispose()
+
+    def for_mailbox(self, mailbox: str) -> Store:
+        """The same database, scoped to another mailbox."""
+        return Store(self.url, mailbox=mailbox, engine=self.engine, check_schema=False)
 
     def seen(self, message_id: str) -> bool:
         """Whether a message with this Message-ID was already handled, or is a reply the bot
         wrote itself (its copy in the sent folder)."""
-        with Session(self.engine) as session:
-            found = session.exec(
-                select(MessageRecord.id).where(MessageRecord.message_id == message_id)
-            ).first()
-            if found is not None:
+        if self._batch is not None:
+            if message_id in self._batch.ids:
                 return True
-            own = session.exec(
-                select(ReplyRecord.id).where(ReplyRecord.reply_message_id == message_id)
+            found = self._read(_SEEN, {"id": message_id, "mailbox": self.mailbox}).first()
+            return found is not None
+        with Session(self.engine) as session:
+            inbound = (
+                select(MessageRecord.id)
+                .where(MessageRecord.mailbox == self.mailbox)
+                .where(MessageRecord.message_id == message_id)
             )
-            return own.first() is not None
+            own = (
+                select(ReplyRecord.id)
+                .where(ReplyRecord.mailbox == self.mailbox)
+                .where(ReplyRecord.reply_message_id == message_id)
+            )
+            return session.execute(inbound.union_all(own).limit(1)).first() is not None
 
     def thread_of(self, ids: tuple[str, ...]) -> dict[str, str]:
         """Known thread keys for any of these Message-IDs."""
         if not ids:
             return {}
+        if self._batch is not None:
+            rows = self._read(_LINKS, {"ids": list(ids), "mailbox": self.mailbox})
+            found = {row.message_id: row.thread_key for row in rows}
+            pending = self._batch.links  # links stored first win, as in record()
+            return found | {i: pending[i] for i in ids if i in pending and i not in found}
         with Session(self.engine) as session:
-            rows = session.exec(select(ThreadLink).where(ThreadLink.message_id.in_(ids)))  # type: ignore[attr-defined]
-            return {row.message_id: row.thread_key for row in rows}
+            links = session.exec(
+                select(ThreadLink)
+                .where(ThreadLink.mailbox == self.mailbox)
+                .where(ThreadLink.message_id.in_(ids))  # type: ignore[attr-defined]
+            )
+            return {link.message_id: link.thread_key for link in links}
 
     def thread(self, key: str) -> ThreadState:
         """The stored state of a thread, or a fresh one."""
-        with Session(self.engine) as session:
-            row = session.get(ThreadRecord, key)
-            if row is None:
-                return ThreadState(key=key)
-            return ThreadState(
-                key=key,
-                status=row.status,
-                carry_revision=row.carry_revision,
-                released_revision=row.released_revision,
-                released_quantity=row.released_quantity,
-                hold_by=row.hold_by,
-                release_by=row.release_by,
-                bot_sentences=frozenset(json.loads(row.bot_sentences)),
-                quoted_revisions=frozenset(json.loads(row.quoted_revisions)),
-                last_clarify_at=_aware(row.last_clarify_at),
-                last_clarify_to=row.last_clarify_to,
-            )
+        row: Any
+        if self._batch is not None:
+            if key in self._batch.threads:
+                return self._batch.threads[key][0]
+            table: Any = ThreadRecord.__table__  # type: ignore[attr-defined]
+            query = select(table).where(table.c.mailbox == self.mailbox).where(table.c.key == key)
+            row = self._read(query).first()
+        else:
+            with Session(self.engine) as session:
+                row = session.get(ThreadRecord, {"mailbox": self.mailbox, "key": key})
+        if row is None:
+            return ThreadState(key=key)
+        return ThreadState(
+            key=key,
+            status=row.status,
+            carry_revision=row.carry_revision,
+            released_revision=row.released_revision,
+            released_quantity=row.released_quantity,
+            hold_by=row.hold_by,
+            release_by=row.release_by,
+            bot_sentences=frozenset(json.loads(row.bot_sentences)),
+            quoted_revisions=frozenset(json.loads(row.quoted_revisions)),
+            last_clarify_at=_aware(row.last_clarify_at),
+            last_clarify_to=row.last_clarify_to,
+        )
 
     def record(
         self,
@@ -265,43 +426,53 @@ class Store:
         sentence: str = "",
     ) -> None:
         """Store a message's decision, its thread's new state, its reply and how far its folder
-        is done, atomically."""
+        is done, atomically. Inside `batch()`, a message whose reply is not to be sent joins
+        the batch; one with a reply to send is committed at once, with the batch before it."""
         fields = decision.fields
-        with Session(self.engine) as session:
-            session.add(
-                MessageRecord(
-                    message_id=decision.message_id,
-                    source_key=source_key,
-                    thread_key=state.key,
-                    sender=sender,
-                    subject=subject,
-                    received_at=received_at,
-                    processed_at=now,
-                    action=decision.action,
-                    stage=decision.stage,
-                    missing=json.dumps(list(decision.missing)),
-                    reason=decision.reason,
-                    sentence=sentence,
-                    thread_status=state.status,
-                    fields_json=json.dumps(
-                        {
-                            "quantity": fields.quantity,
-                            "held_quantity": fields.held_quantity,
-                            "revision": fields.revision,
-                            "material": fields.material,
-                            "timing": fields.timing,
-                            "po_number": fields.po_number,
-                            "authority": decision.authority,
-                            "sender_verified": decision.sender_verified,
-                            "verification": decision.verification,
-                            "evidence": dict(fields.evidence),
-                        }
-                    ),
-                )
-            )
-            row = session.get(ThreadRecord, state.key) or ThreadRecord(
-                key=state.key, subject=subject, updated_at=now
-            )
+        message: dict[str, Any] = dict(
+            mailbox=self.mailbox,
+            message_id=decision.message_id,
+            source_key=source_key,
+            thread_key=state.key,
+            sender=sender,
+            subject=subject,
+            received_at=received_at,
+            processed_at=now,
+            action=decision.action,
+            stage=decision.stage,
+            missing=json.dumps(list(decision.missing)),
+            reason=decision.reason,
+            sentence=sentence,
+            thread_status=state.status,
+            fields_json=json.dumps(
+                {
+                    "quantity": fields.quantity,
+                    "held_quantity": fields.held_quantity,
+                    "revision": fields.revision,
+                    "material": fields.material,
+                    "timing": fields.timing,
+                    "po_number": fields.po_number,
+                    "authority": decision.authority,
+                    "sender_verified": decision.sender_verified,
+                    "verification": decision.verification,
+                    "evidence": dict(fields.evidence),
+                }
+            ),
+            error=None,
+            attempts=0,
+            retry_at=None,
+        )
+        batch = self._batch
+        if batch is not None and (reply is None or reply.status != "pending"):
+            self._add_to_batch(batch, message, state, subject, links, reply, now, cursor)
+            return
+        self.flush()
+        # no autoflush: a duplicate (another worker's record) surfaces at the commit below
+        with Session(self.engine, autoflush=False) as session:
+            session.add(MessageRecord(**message))
+            row = session.get(
+                ThreadRecord, {"mailbox": self.mailbox, "key": state.key}
+            ) or ThreadRecord(mailbox=self.mailbox, key=state.key, subject=subject, updated_at=now)
             row.status = state.status
             row.carry_revision = state.carry_revision
             row.released_revision = state.released_revision
@@ -314,13 +485,17 @@ class Store:
             row.quoted_revisions = json.dumps(sorted(state.quoted_revisions))
             row.updated_at = now
             session.add(row)
-            for message_id in links:
-                if session.get(ThreadLink, message_id) is None:
-                    session.add(ThreadLink(message_id=message_id, thread_key=state.key))
+            for message_id in dict.fromkeys(links):
+                if session.get(ThreadLink, {"mailbox": self.mailbox, "message_id": message_id}):
+                    continue
+                session.add(
+                    ThreadLink(mailbox=self.mailbox, message_id=message_id, thread_key=state.key)
+                )
             if reply is not None:
+                reply.mailbox = self.mailbox
                 session.add(reply)
             self._move(session, cursor, now)
-            self._commit(session)
+            self._commit(session, race=decision.message_id)
 
     def record_failure(
         self,
@@ -335,12 +510,15 @@ class Store:
         """Remember a message that could not be handled, so the run can go on without it; it
         is tried again with backoff (2, 4, 8 ... minutes, at most 6 hours), then quarantined
         after `max_attempts`. Returns the attempts so far."""
+        self.flush()  # the records before it first: its cursor may be past them
         with Session(self.engine) as session:
             existing = session.exec(
-                select(MessageRecord).where(MessageRecord.message_id == message_id)
+                select(MessageRecord)
+                .where(MessageRecord.mailbox == self.mailbox)
+                .where(MessageRecord.message_id == message_id)
             ).first()
             row = existing or MessageRecord(
-                message_id=message_id, source_key=source_key, processed_at=now
+                mailbox=self.mailbox, message_id=message_id, source_key=source_key, processed_at=now
             )
             row.error, row.processed_at, row.action = error[:500], now, "ignore"
             row.attempts = (row.attempts or 0) + 1
@@ -356,15 +534,27 @@ class Store:
         with Session(self.engine) as session:
             return session.exec(
                 select(MessageRecord)
+                .where(MessageRecord.mailbox == self.mailbox)
                 .where(MessageRecord.source_key == source_key)
                 .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
             ).first()
+
+    def failed_keys(self) -> set[str]:
+        """Where every message that failed before is (one query for a whole pass)."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(MessageRecord.source_key)
+                .where(MessageRecord.mailbox == self.mailbox)
+                .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
+            )
+            return {key for key in rows if key}
 
     def due_retries(self, now: datetime) -> list[str]:
         """Where the failed messages due for another attempt are."""
         with Session(self.engine) as session:
             rows = session.exec(
                 select(MessageRecord.source_key)
+                .where(MessageRecord.mailbox == self.mailbox)
                 .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
                 .where(MessageRecord.retry_at.is_not(None))  # type: ignore[union-attr]
                 .where(MessageRecord.retry_at <= now)  # type: ignore[operator]
@@ -376,6 +566,7 @@ class Store:
         with Session(self.engine) as session:
             for row in session.exec(
                 select(MessageRecord)
+                .where(MessageRecord.mailbox == self.mailbox)
                 .where(MessageRecord.source_key == source_key)
                 .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
             ):
@@ -409,41 +600,67 @@ class Store:
             return True
 
     def awaiting(self) -> list[Awaiting]:
-        """Threads waiting on the buyer, with the clarification that asked and its reminders."""
+        """Threads waiting on the buyer, with the clarification that asked and its reminders
+        (three queries for up to 500 such threads: the service asks on every poll)."""
         with Session(self.engine) as session:
-            threads = session.exec(select(ThreadRecord).where(ThreadRecord.status == "awaiting"))
+            # the keys alone: a thread's row carries every sentence the shop wrote in it
+            waiting = (
+                select(ThreadRecord.key)
+                .where(ThreadRecord.mailbox == self.mailbox)
+                .where(ThreadRecord.status == "awaiting")
+            )
+            latest: dict[str, ReplyRecord] = {}
+            for reply in session.exec(
+                select(ReplyRecord)
+                .where(ReplyRecord.mailbox == self.mailbox)
+                .where(ReplyRecord.status.in_(("sent", "drafted")))  # type: ignore[attr-defined]
+                .where(ReplyRecord.thread_key.in_(waiting))  # type: ignore[attr-defined]
+                .order_by(ReplyRecord.created_at.desc())  # type: ignore[attr-defined]
+            ):
+                latest.setdefault(reply.thread_key, reply)
+            keys = sorted(latest)
+            asked_ids = [reply.in_reply_to for reply in latest.values()]
+            missing = {
+                row.message_id: row.missing
+                for row in self._in(
+                    session,
+                    select(MessageRecord).where(MessageRecord.mailbox == self.mailbox),
+                    MessageRecord.message_id,
+                    asked_ids,
+                )
+            }
+            nudges: dict[str, list[NudgeRecord]] = {}
+            mine = select(NudgeRecord).where(NudgeRecord.mailbox == self.mailbox)
+            for nudge in self._in(session, mine, NudgeRecord.thread_key, keys):
+                nudges.setdefault(nudge.thread_key, []).append(nudge)
             found = []
-            for thread in threads:
-                asked = session.exec(
-                    select(ReplyRecord)
-                    .where(ReplyRecord.thread_key == thread.key)
-                    .where(ReplyRecord.status.in_(("sent", "drafted")))  # type: ignore[attr-defined]
-                    .order_by(ReplyRecord.created_at.desc())  # type: ignore[attr-defined]
-                ).first()
+            for key in keys:
+                asked = latest.get(key)
                 if asked is None or not asked.body:
                     continue
-                inbound = session.exec(
-                    select(MessageRecord).where(MessageRecord.message_id == asked.in_reply_to)
-                ).first()
-                nudges = list(
-                    session.exec(
-                        select(NudgeRecord)
-                        .where(NudgeRecord.thread_key == thread.key)
-                        .where(NudgeRecord.created_at > asked.created_at)
-                    )
-                )
+                after = [n for n in nudges.get(key, []) if n.created_at > asked.created_at]
+                inbound = missing.get(asked.in_reply_to)
                 found.append(
                     Awaiting(
-                        thread_key=thread.key,
+                        thread_key=key,
                         asked_at=_aware(asked.sent_at or asked.created_at) or asked.created_at,
                         recipient=asked.recipient,
                         clarification=asked.body,
-                        missing=tuple(json.loads(inbound.missing)) if inbound else (),
-                        nudges=len(nudges),
-                        last_nudge_at=_aware(max((n.created_at for n in nudges), default=None)),
+                        missing=tuple(json.loads(inbound)) if inbound is not None else (),
+                        nudges=len(after),
+                        last_nudge_at=_aware(max((n.created_at for n in after), default=None)),
                     )
                 )
             return found
+
+    @staticmethod
+    def _in(session: Session, query: Any, column: Any, values: list[str]) -> list[Any]:
+        """`query` restricted to rows whose `column` is one of `values` (500 at a time)."""
+        return [
+            row
+            for start in range(0, len(values), 500)
+            for row in session.exec(query.where(column.in_(values[start : start + 500])))
+        ]
 
     def record_nudge(
         self,
@@ -460,6 +677,7 @@ class Store:
         with Session(self.engine) as session:
             session.add(
                 NudgeRecord(
+                    mailbox=self.mailbox,
                     thread_key=thread_key,
                     number=number,
                     reply_message_id=message_id,
@@ -484,12 +702,19 @@ class Store:
     def pending_nudges(self) -> list[NudgeRecord]:
         """Reminders stored but not confirmed as handed on (after a crash)."""
         with Session(self.engine) as session:
-            return list(session.exec(select(NudgeRecord).where(NudgeRecord.status == "pending")))
+            return list(
+                session.exec(
+                    select(NudgeRecord)
+                    .where(NudgeRecord.mailbox == self.mailbox)
+                    .where(NudgeRecord.status == "pending")
+                )
+            )
 
     def start_run(self, now: datetime) -> int:
-        """Record that a pass began; returns its id for `finish_run`."""
+        """Record that a pass began (and which worker runs it); returns its id for
+        `finish_run`."""
         with Session(self.engine) as session:
-            row = RunRecord(started_at=now)
+            row = RunRecord(mailbox=self.mailbox, worker=WORKER, started_at=now)
             session.add(row)
             self._commit(session)
             session.refresh(row)
@@ -520,15 +745,21 @@ class Store:
     def record_digest(self, *, now: datetime, recipients: tuple[str, ...]) -> None:
         """Remember that a digest went out (the next one covers what happened since)."""
         with Session(self.engine) as session:
-            session.add(DigestRecord(sent_at=now, recipient=", ".join(recipients)))
+            session.add(
+                DigestRecord(mailbox=self.mailbox, sent_at=now, recipient=", ".join(recipients))
+            )
             self._commit(session)
 
     def first_started(self, now: datetime) -> datetime:
-        """When the bot first ran on this database (recorded now if it never did)."""
+        """When the bot first ran on this mailbox (recorded now if it never did): a mailbox
+        added to the config later does not answer its history."""
+        key = "first_started"
+        if self.mailbox != DEFAULT_MAILBOX:
+            key += f":{self.mailbox}"
         with Session(self.engine) as session:
-            row = session.get(Setting, "first_started")
+            row = session.get(Setting, key)
             if row is None:
-                row = Setting(key="first_started", value=now.isoformat())
+                row = Setting(key=key, value=now.isoformat())
                 session.add(row)
                 self._commit(session)
             return datetime.fromisoformat(row.value)
@@ -538,31 +769,38 @@ class Store:
         with Session(self.engine) as session:
             return {
                 row.folder: Cursor(row.folder, row.uidvalidity, row.uid)
-                for row in session.exec(select(FolderCursor))
+                for row in session.exec(
+                    select(FolderCursor).where(FolderCursor.mailbox == self.mailbox)
+                )
             }
 
     def advance(self, cursor: Cursor, now: datetime) -> None:
         """Move a folder's cursor past a message that needed no record (seen before)."""
+        self.flush()
         with Session(self.engine) as session:
             self._move(session, cursor, now)
             self._commit(session)
 
-    @staticmethod
-    def _move(session: Session, cursor: Cursor | None, now: datetime) -> None:
+    def _move(self, session: Session, cursor: Cursor | None, now: datetime) -> None:
         if cursor is None:
             return
-        row = session.get(FolderCursor, cursor.folder)
+        row = session.get(FolderCursor, {"mailbox": self.mailbox, "folder": cursor.folder})
         if row is None:
-            row = FolderCursor(folder=cursor.folder, uidvalidity=0, uid=0, updated_at=now)
+            row = FolderCursor(
+                mailbox=self.mailbox, folder=cursor.folder, uidvalidity=0, uid=0, updated_at=now
+            )
         if row.uidvalidity != cursor.uidvalidity or cursor.uid > row.uid:
             row.uidvalidity, row.uid, row.updated_at = cursor.uidvalidity, cursor.uid, now
             session.add(row)
 
     def mark_reply(self, in_reply_to: str, *, status: str, now: datetime, reason: str = "") -> None:
         """Mark a stored reply as handed to the outbox (or as refused for good, with why)."""
+        self.flush()
         with Session(self.engine) as session:
             row = session.exec(
-                select(ReplyRecord).where(ReplyRecord.in_reply_to == in_reply_to)
+                select(ReplyRecord)
+                .where(ReplyRecord.mailbox == self.mailbox)
+                .where(ReplyRecord.in_reply_to == in_reply_to)
             ).one()
             row.status, row.sent_at = status, now
             if reason:
@@ -573,14 +811,152 @@ class Store:
     def pending_replies(self) -> list[ReplyRecord]:
         """Replies stored but not yet confirmed as handed on (after a crash)."""
         with Session(self.engine) as session:
-            return list(session.exec(select(ReplyRecord).where(ReplyRecord.status == "pending")))
+            return list(
+                session.exec(
+                    select(ReplyRecord)
+                    .where(ReplyRecord.mailbox == self.mailbox)
+                    .where(ReplyRecord.status == "pending")
+                )
+            )
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Records of messages that need no reply are committed together, every
+        BATCH_RECORDS records or BATCH_SECONDS, before any reply is stored, and on leaving;
+        each batch carries the cursors of its messages, so a cursor never runs ahead of the
+        records committed. Reads (seen, thread_of, thread) see the batch."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = _Batch()
+        interrupted = True
+        try:
+            yield
+            interrupted = False
+        finally:
+            try:
+                self.flush()
+            except StoreError as exc:
+                if not interrupted:
+                    raise
+                log.error("cannot record the last batch: %s", exc)  # keep the first error
+            finally:
+                if self._batch is not None and self._batch.reader is not None:
+                    self._batch.reader.close()
+                self._batch = None
+
+    def _read(self, query: Any, params: dict[str, Any] | None = None) -> Result[Any]:
+        """A read of the batch, on its own connection (opened on the first read)."""
+        assert self._batch is not None
+        if self._batch.reader is None:
+            self._batch.reader = self.engine.connect()
+        try:
+            return self._batch.reader.execute(query, params)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the database: {_why(exc)}") from None
+
+    def _add_to_batch(
+        self,
+        batch: _Batch,
+        message: dict[str, Any],
+        state: ThreadState,
+        subject: str,
+        links: tuple[str, ...],
+        reply: ReplyRecord | None,
+        now: datetime,
+        cursor: Cursor | None,
+    ) -> None:
+        if not batch.messages:
+            batch.started = time.monotonic()
+        batch.messages.append(message)
+        batch.ids.add(message["message_id"])
+        first = batch.threads.get(state.key)
+        batch.threads[state.key] = (state, first[1] if first else subject, now)
+        for message_id in links:
+            batch.links.setdefault(message_id, state.key)
+        if reply is not None:
+            batch.replies.append(reply)
+            if reply.reply_message_id:
+                batch.ids.add(reply.reply_message_id)
+        if cursor is not None:
+            batch.cursors.append((cursor, now))
+        full = len(batch.messages) >= BATCH_RECORDS
+        if full or time.monotonic() - batch.started >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the batch's records in one transaction (nothing to do outside `batch()`);
+        the batch's reads start again from what is committed then."""
+        batch = self._batch
+        if batch is None:
+            return
+        if batch.reader is not None:
+            batch.reader.rollback()  # reads see the commits of this store from here on
+        if not batch.messages:
+            return
+        with Session(self.engine) as session:
+            ids = [m["message_id"] for m in batch.messages]
+            recorded = select(MessageRecord.message_id).where(MessageRecord.mailbox == self.mailbox)
+            taken = set(self._in(session, recorded, MessageRecord.message_id, ids))
+            for message_id in taken:  # a worker that stalled past its lease, say
+                log.warning(
+                    "%s: another worker recorded it first; backing off, nothing sent", message_id
+                )
+            fresh = [m for m in batch.messages if m["message_id"] not in taken]
+            if fresh:  # one executemany; one that slips in meanwhile is still left alone
+                session.execute(self._insert_new(MessageRecord), fresh)
+            keys = list(batch.threads)
+            mine = select(ThreadRecord).where(ThreadRecord.mailbox == self.mailbox)
+            rows = {row.key: row for row in self._in(session, mine, ThreadRecord.key, keys)}
+            for key, (state, subject, now) in batch.threads.items():
+                row = rows.get(key) or ThreadRecord(
+                    mailbox=self.mailbox, key=key, subject=subject, updated_at=now
+                )
+                row.status = state.status
+                row.carry_revision = state.carry_revision
+                row.released_revision = state.released_revision
+                row.released_quantity = state.released_quantity
+                row.hold_by = state.hold_by
+                row.release_by = state.release_by
+                row.last_clarify_at = state.last_clarify_at
+                row.last_clarify_to = state.last_clarify_to
+                row.bot_sentences = json.dumps(sorted(state.bot_sentences))
+                row.quoted_revisions = json.dumps(sorted(state.quoted_revisions))
+                row.updated_at = now
+                session.add(row)
+            links = [
+                {"mailbox": self.mailbox, "message_id": i, "thread_key": k}
+                for i, k in batch.links.items()
+            ]
+            if links:  # links stored first win, as in record()
+                session.execute(self._insert_new(ThreadLink), links)
+            for reply in batch.replies:
+                reply.mailbox = self.mailbox
+            session.add_all(batch.replies)
+            for cursor, now in batch.cursors:
+                self._move(session, cursor, now)
+            self._commit(session)
+        self._batch = _Batch(reader=batch.reader)
+
+    def _insert_new(self, model: Any) -> Any:
+        """An INSERT that leaves a row already there alone (same key in this mailbox)."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert(model).on_conflict_do_nothing()
+        if dialect == "sqlite":
+            return sqlite.insert(model).on_conflict_do_nothing()
+        return insert(model)
 
     @staticmethod
-    def _commit(session: Session) -> None:
+    def _commit(session: Session, *, race: str = "") -> None:
         try:
             session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            if race:  # another worker recorded this message (and its reply) first
+                raise RaceLostError(f"{race}: another worker recorded it first") from None
+            raise StoreError(f"cannot write to the database: {_why(exc)}") from None
         except SQLAlchemyError as exc:
             session.rollback()
-            raise StoreError(
-                f"cannot write to the database: {exc.__class__.__name__}: {exc}"
-            ) from None
+            fix = "; free disk space for it, then run again" if _full(exc) else ""
+            raise StoreError(f"cannot write to the database: {_why(exc)}{fix}") from None

@@ -19,7 +19,9 @@ from servers.common import (
     free_port,
     unavailable,
 )
+from servers.config import write_config
 from servers.dovecot import Dovecot
+from servers.postgres import PG_CTL_MISSING, PostgresDatabase, PostgresServer, postgres_problem
 from servers.smtp import Received, SmtpSink
 
 __all__ = [
@@ -30,14 +32,19 @@ __all__ = [
     "LOOPBACK",
     "OPENSSL_MISSING",
     "PASSWORD",
+    "PG_CTL_MISSING",
     "TOKEN",
     "USERNAME",
     "Dovecot",
     "LocalCA",
+    "PostgresDatabase",
+    "PostgresServer",
     "Received",
     "ServerSettings",
     "SmtpSink",
     "TokenStore",
     "free_port",
+    "postgres_problem",
     "unavailable",
+    "write_config",
 ]

@@ -158,9 +158,17 @@ class Dovecot:
             client.login(user, self.users[user])
             yield client
 
-    def deliver(self, raw: bytes, folder: str = "INBOX", *, flags: tuple[bytes, ...] = ()) -> int:
-        """Put a message into `folder` (created when missing) by IMAP APPEND; returns its UID."""
-        with self.connect() as client:
+    def deliver(
+        self,
+        raw: bytes,
+        folder: str = "INBOX",
+        *,
+        flags: tuple[bytes, ...] = (),
+        username: str | None = None,
+    ) -> int:
+        """Put a message into `folder` (created when missing) of `username`'s mailbox (default:
+        the first user) by IMAP APPEND; returns its UID."""
+        with self.connect(username) as client:
             if not client.folder_exists(folder):
                 client.create_folder(folder)
             answer = client.append(folder, raw, flags=flags)

@@ -1,0 +1,113 @@
+"""The pure core's fast paths give what their slow references give, on the labelled mail."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from bot.extract import _clauses, _revisions, extract, revisions_in
+from bot.parse import parse_message
+from bot.rules import Patterns, Rules, any_match
+from bot.sentences import split_clauses, split_sentences
+from bot.zones import split_zones
+
+DATA = Path(__file__).parent / "data"
+
+
+@cache
+def _texts() -> tuple[str, ...]:
+    """The body text of every labelled .eml file (the mbox threads add nothing new here)."""
+    texts = []
+    for path in sorted(DATA.glob("*/*.eml")):
+        try:
+            texts.append(parse_message(path.read_bytes()).text)
+        except Exception:  # an unreadable case is the labelled sets' business, not ours
+            continue
+    return tuple(texts)
+
+
+def _pattern_lists(rules: Rules) -> dict[str, Patterns]:
+    cues = rules.cues
+    lists = {name: getattr(cues, name) for name in cues.__dataclass_fields__}
+    lists |= {"timing_now": rules.timing_now, "revision": rules.revision}
+    lists |= {"quantity.lead": rules.quantity.lead, "contact": rules.zone_lines["contact"]}
+    return lists
+
+
+def _slow_any_match(patterns: Patterns, text: str) -> re.Match[str] | None:
+    for pattern in patterns:
+        found = pattern.search(text)
+        if found:
+            return found
+    return None
+
+
+def _span(found: re.Match[str] | None) -> tuple[str, int, int] | None:
+    return None if found is None else (found.re.pattern, found.start(), found.end())
+
+
+def test_labelled_mail_is_there() -> None:
+    """The comparisons below run over a few hundred real-looking messages."""
+    assert len(_texts()) >= 300
+
+
+def test_any_match_is_the_ordered_search(rules: Rules) -> None:
+    """any_match (one combined search first) returns the very match of the first pattern in
+    list order that matches, for every rule list and every clause of the labelled mail."""
+    clauses = {
+        clause
+        for text in _texts()
+        for sentence in split_sentences(text)
+        for clause in (sentence, *split_clauses(sentence, rules.clause_split))
+    }
+    hits = 0
+    for name, patterns in _pattern_lists(rules).items():
+        for clause in clauses:
+            want = _span(_slow_any_match(patterns, clause))
+            assert _span(any_match(patterns, clause)) == want, (name, clause)
+            hits += want is not None
+    assert hits > 1000  # both branches are taken
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        (re.compile(r"(a)\1"), re.compile(r"b")),  # a back-reference: not combined
+        (re.compile(r"(?P<x>a)"), re.compile(r"(?P<x>b)")),  # a repeated name: not combined
+        (re.compile(r"a", re.I), re.compile(r"B")),  # different flags: not combined
+    ],
+    ids=["backreference", "repeated-name", "flags"],
+)
+def test_any_match_on_lists_that_cannot_be_combined(patterns: Patterns) -> None:
+    """Lists that cannot be one alternation still give the ordered search's answer."""
+    for text in ("aa", "b", "A", "B", "x"):
+        assert _span(any_match(patterns, text)) == _span(_slow_any_match(patterns, text))
+
+
+def test_revisions_in_is_the_full_clause_analysis(rules: Rules) -> None:
+    """revisions_in (sentences and clauses only) names what the full clause analysis names,
+    in the same order, for every labelled message."""
+    named = 0
+    for text in _texts():
+        want = tuple(v for v, _ in _revisions(_clauses(text, rules), rules))
+        assert revisions_in(text, rules) == want
+        named += bool(want)
+    assert named > 50
+
+
+def test_quoted_revisions_read_only_when_needed_give_the_same_extraction(rules: Rules) -> None:
+    """extract(quoted=...) reads the quoted history's revisions only when the new text has a
+    bare code to look up, and extracts what it extracts with them worked out in advance."""
+    compared = 0
+    for text in _texts():
+        zones = split_zones(text, rules)
+        for known in (frozenset(), frozenset({"B2", "C7"})):
+            eager = known | {r.upper() for r in revisions_in(zones.quoted, rules)}
+            want = extract(zones.new_text, rules, known_revisions=eager)
+            got = extract(zones.new_text, rules, known_revisions=known, quoted=zones.quoted)
+            assert got == want
+            compared += bool(zones.quoted)
+    assert compared > 100

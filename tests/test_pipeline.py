@@ -1,0 +1,166 @@
+"""Parsing ahead: messages come back in mailbox order, parsed as inline, at most a window of
+them held at once, and a backlog pass holds a bounded number of messages whatever its size."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from benchmarks.mailgen import Generator
+from bot.adapters.maildir import MaildirOutbox
+from bot.adapters.store import Store
+from bot.config import Config, load_config
+from bot.decide import Context, analyse, decide
+from bot.errors import MessageError
+from bot.model import Cursor, Incoming, ThreadState
+from bot.parse import parse_message
+from bot.pipeline import CHUNK, WINDOW, parse, parse_ahead
+from bot.rules import Rules, load_rules
+from bot.service import KEPT_ROWS, Bot, Row, RunReport
+
+ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent / "data"
+
+
+def _items(count: int) -> list[Incoming]:
+    raws = [path.read_bytes() for path in sorted(DATA.glob("labelled*/*.eml"))[:count]]
+    items = [Incoming(key=f"INBOX/1/{n}", raw=raw) for n, raw in enumerate(raws, 1)]
+    return [*items, Incoming(key="INBOX/1/broken", raw=b"   ")]
+
+
+def test_a_process_pool_gives_what_inline_parsing_gives_in_order(rules: Rules) -> None:
+    """With a real worker process, every item comes back in its place with the message (or
+    the error) that parse_message gives in the pass, and past the inline start with what
+    analyse() gives for it (the shop's own mail by its address)."""
+    items = _items(12)
+    own = frozenset({"quotes@printshop.example"})
+    got = list(
+        parse_ahead(
+            items, workers=1, window=4, start_after=3, rules_dir=rules.source, own_addresses=own
+        )
+    )
+    assert [item.key for item, _ in got] == [item.key for item in items]
+    for index, (item, parsed) in enumerate(got[:-1]):
+        assert not isinstance(parsed, MessageError)
+        message, analysis = parsed
+        assert message == parse_message(item.raw)
+        if index < 3:
+            assert analysis is None  # parsed inline: the pass analyses it itself
+        else:
+            assert analysis == analyse(message, rules, shop=message.from_addr in own)
+    assert isinstance(got[-1][1], MessageError)
+    assert isinstance(parse(b"   "), MessageError)
+
+
+def test_decisions_with_an_analysis_made_ahead_are_the_same(rules: Rules) -> None:
+    """decide() given analyse()'s result, or one made for the wrong side (a buyer's analysis
+    for the shop's own message), decides exactly as decide() alone, thread state included."""
+    ctx = Context(
+        own_addresses=frozenset({"quotes@printshop.example"}), customer_domains=(), contacts={}
+    )
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    states: dict[str, ThreadState] = {}
+    shop = 0
+    for made in Generator(end=end).messages(150):
+        message = parse_message(made.raw)
+        key = message.subject.removeprefix("Re: ")
+        state = states.get(key, ThreadState(key=key))
+        plain = decide(message, state, ctx, rules)
+        for is_shop in (True, False):
+            analysis = analyse(message, rules, shop=is_shop)
+            assert decide(message, state, ctx, rules, analysis=analysis) == plain
+        states[key] = plain[1]
+        shop += message.from_addr in ctx.own_addresses
+    assert shop > 20
+
+
+@pytest.mark.parametrize(("window", "chunk"), [(1, 1), (4, 2), (16, 8), (16, 3)])
+def test_at_most_a_window_of_messages_is_taken_ahead(window: int, chunk: int) -> None:
+    """The source is read ahead of the message being decided, by at most `window` messages
+    and the chunk being gathered."""
+    taken = 0
+
+    def source() -> Iterator[Incoming]:
+        nonlocal taken
+        for item in _items(40):
+            taken += 1
+            yield item
+
+    most = 0
+    with ThreadPoolExecutor(2) as pool:
+        ahead = parse_ahead(
+            source(), workers=1, window=window, chunk=chunk, start_after=2, executor=pool
+        )
+        for handed, _ in enumerate(ahead, 1):
+            most = max(most, taken - handed)
+    assert min(window, chunk) <= most <= window + chunk - 1
+
+
+class _CountingSource:
+    """A folder of generated mail; counts the messages it handed out that are still alive."""
+
+    def __init__(self, count: int) -> None:
+        end = datetime(2026, 11, 1, tzinfo=UTC)
+        self.mail = [made.raw for made in Generator(end=end).messages(count)]
+        self.live = 0
+        self.most_live = 0
+
+    def _gone(self) -> None:
+        self.live -= 1
+
+    def incoming(self, cursors: Mapping[str, Cursor]) -> Iterator[Incoming]:
+        for uid, raw in enumerate(self.mail, 1):
+            item = Incoming(key=f"INBOX/1/{uid}", raw=raw, cursor=Cursor("INBOX", 1, uid))
+            self.live += 1
+            self.most_live = max(self.most_live, self.live)
+            weakref.finalize(item, self._gone)
+            yield item
+
+    def fetch(self, key: str) -> bytes | None:
+        return None
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    base = load_config(ROOT / "examples" / "quotebot.toml")
+    return replace(
+        base,
+        outbox=replace(base.outbox, path=tmp_path / "outbox"),
+        database_url=f"sqlite:///{tmp_path / 'quotebot.db'}",
+    )
+
+
+def test_a_backlog_pass_holds_a_bounded_number_of_messages(config: Config) -> None:
+    """A pass over 400 messages with a parsing process never holds more than the window, the
+    chunk being gathered and the chunk being handed out at once: the mailbox is streamed."""
+    source = _CountingSource(400)
+    bot = Bot(
+        config,
+        load_rules(config.bot.rules_dir),
+        source=source,
+        outbox=MaildirOutbox(config.outbox.path),
+        store=Store(config.database_url),
+    )
+    bot.parse_workers = 1
+    report = bot.run_once()
+    assert len(report.rows) + report.skipped == 400
+    assert source.most_live <= WINDOW + 2 * CHUNK + 1
+
+
+def test_a_backlog_report_keeps_counts_and_a_bounded_number_of_rows() -> None:
+    """Past KEPT_ROWS a pass counts messages without keeping their rows, except those answered
+    or failed, so a backlog's report does not grow with the mailbox."""
+    report = RunReport()
+    for number in range(KEPT_ROWS + 500):
+        report.add(Row(f"<m{number}@x>", "", "", "ignore", "none", (), ""))
+    report.add(Row("<sent@x>", "", "", "clarify", "production", ("quantity",), "sent"))
+    report.add(Row("<bad@x>", "", "", "ignore", "none", (), "", error="cannot parse"))
+    assert (report.handled, report.sent, report.failed) == (KEPT_ROWS + 502, 1, 1)
+    assert len(report.rows) == KEPT_ROWS + 2
+    assert [row.message_id for row in report.rows[-2:]] == ["<sent@x>", "<bad@x>"]
