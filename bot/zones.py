@@ -8,12 +8,10 @@ split into new text, signature and disclaimer.
 from __future__ import annotations
 
 import re
-from functools import cache
 from html.parser import HTMLParser
 
-from mailparser_reply import EmailReplyParser
-
 from bot.model import Zones
+from bot.quote_headers import library_header
 from bot.rules import Patterns, Rules, any_match
 from bot.sentences import clip_text
 
@@ -46,20 +44,15 @@ def normalize(sentence: str) -> str:
     return _SPACE.sub(" ", sentence.replace(">", " ")).strip(" .!?,;:-").lower()
 
 
-@cache
-def _reply_parser(languages: tuple[str, ...]) -> EmailReplyParser:
-    return EmailReplyParser(languages=list(languages))
-
-
 def _library_cut(lines: list[str], rules: Rules) -> int | None:
     """Where mail-parser-reply sees the first quote header, as a line index."""
     try:
-        replies = _reply_parser(rules.reply_languages).read(text="\n".join(lines)).replies
+        header = library_header("\n".join(lines), rules.reply_languages)
     except Exception:  # the library raises on odd input; our own patterns still apply
         return None
-    if len(replies) < 2 or not replies[1].headers:
+    if not header:
         return None
-    first = replies[1].headers.strip().splitlines()[0].strip()
+    first = header.splitlines()[0].strip()
     for index, line in enumerate(lines):
         if line.strip() == first and not _QUOTED.match(line):
             return index

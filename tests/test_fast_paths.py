@@ -10,6 +10,7 @@ import pytest
 
 from bot.extract import _clauses, _revisions, extract, revisions_in
 from bot.parse import parse_message
+from bot.quote_headers import body, library_header
 from bot.rules import Patterns, Rules, any_match
 from bot.sentences import split_clauses, split_sentences
 from bot.zones import split_zones
@@ -111,3 +112,37 @@ def test_quoted_revisions_read_only_when_needed_give_the_same_extraction(rules: 
             assert got == want
             compared += bool(zones.quoted)
     assert compared > 100
+
+
+TRICKY_BODIES = (
+    "",
+    "On Mon, 2 Nov 2026 at 09:14, Lee <lee@acme.example> wrote:\n> go ahead\n",
+    "ok\n\nOn Mon, 2 Nov 2026, Lee wrote:\n> a\nOn Sun, 1 Nov 2026, Kim wrote:\n>> b\n",
+    "Approved.\n-----Original Message-----\nFrom: Kim\nSent: Monday\nTo: Lee\n\nold",
+    "Passt.\n\nAm 2. Nov. 2026 um 09:14 schrieb Lee <lee@acme.example>:\n> alt\n",
+    "Go.\r\n\r\nFrom: Shop <quotes@shop.example>\r\nSent: Mon\r\nSubject: Q\r\n\r\nx",
+    "> From: a\n> Sent: b\n> To: c\nabove nothing\nFrom: d\nTo: e\n",
+    "From: a\nTo: b\n\nFrom: a\nTo: b\n\nFrom: a\nTo: b\n",
+    "Le lun. 2 nov. 2026 à 09:14, Lee a écrit :\nSamples OK\nLe dim., Kim a écrit:\n> b",
+    "\n\n\nOn x wrote:\n",
+)
+
+
+def _bodies(corpora: Path) -> list[str]:
+    replies = sorted((corpora / "reply-fragments").glob("*.txt"))
+    return [*_texts(), *TRICKY_BODIES, *(p.read_text(errors="replace") for p in replies)]
+
+
+def test_first_quote_header_is_what_the_library_read_gives(rules: Rules, corpora: Path) -> None:
+    """The fast first quote header is the header of the second part mail-parser-reply's
+    `read()` makes, on the labelled mail, the reply-fragment corpus and edge cases."""
+    languages = rules.reply_languages
+    bodies = _bodies(corpora)
+    differ = []
+    for text in bodies:
+        replies = body(text, languages).read().replies
+        wanted = replies[1].headers if len(replies) > 1 else ""
+        if library_header(text, languages) != wanted:
+            differ.append(text[:80])
+    assert differ == [], f"{len(differ)} of {len(bodies)} differ"
+    assert sum(bool(library_header(t, languages)) for t in bodies) >= 100  # headers were found
