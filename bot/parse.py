@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import itertools
 import logging
 import re
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ MAX_HTML_CHARS = 1_000_000  # of HTML converted to text (html2text: ~2 s a milli
 MAX_PDFS = 3  # attached PDFs read for a purchase order
 
 _MSGID = re.compile(r"<[^<>\s]+>")
+_SURROGATE = re.compile("[\udc80-\udcff]")  # a raw 8-bit byte, escaped by the email package
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The email package ends a line at CR, LF or CRLF: so do these (matching from the line end
 # before, which keeps them fast), or a CR-only message slips by.
@@ -47,6 +49,8 @@ _ANY_DELIMITER = re.compile(_LINE + rb"--")
 
 def decode_words(value: str) -> str:
     """Decode RFC 2047 encoded-words in a header value; never raises."""
+    if "=?" not in value:  # no encoded-word: the value as it is (most headers, fast)
+        return value
     try:
         return str(make_header(decode_header(value)))
     except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
@@ -56,7 +60,7 @@ def decode_words(value: str) -> str:
 def raw_8bit(value: str) -> str:
     """A header written in raw 8-bit (RFC 6532 UTF-8, or an old client's Latin-1) arrives with
     its bytes escaped as surrogates; decode them as UTF-8, else as Windows-1252."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not _SURROGATE.search(value):
         return value
     data = value.encode("utf-8", "surrogateescape")
     try:
@@ -144,6 +148,11 @@ def _delimiters(data: bytes) -> re.Pattern[bytes]:
     return re.compile(_LINE + b"(?:" + listed + b")")
 
 
+def _at_most(pattern: re.Pattern[bytes], data: bytes, count: int) -> bool:
+    """Whether `pattern` occurs at most `count` times in `data`."""
+    return next(itertools.islice(pattern.finditer(data), count, None), None) is None
+
+
 # what `bounded` cuts, as defect names: the message was decided from part of it
 CUT_DEFECTS = frozenset({"HeaderTruncated", "MessageTruncated", "TooDeeplyNested", "TooManyParts"})
 
@@ -169,6 +178,8 @@ def bounded(raw: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> tuple[bytes, tupl
             data = data[: _line_start(data, found.start() + 1)]
             cuts.append("TooDeeplyNested")
             break
+    if _at_most(_ANY_DELIMITER, data, MAX_PARTS):  # every part opens on a "--" line: few
+        return data, tuple(cuts)
     for count, found in enumerate(_delimiters(data).finditer(data), 1):
         if count > MAX_PARTS:
             data = data[: found.start() + 1]
