@@ -12,6 +12,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.decide import Analysis, analyse
@@ -47,13 +48,21 @@ def start_worker(rules_dir: Path | None, own_addresses: frozenset[str]) -> None:
     _worker = None if rules_dir is None else (load_rules(rules_dir), own_addresses)
 
 
-def prepare(raw: bytes, *, sent: bool, max_bytes: int = MAX_MESSAGE_BYTES) -> Parsed:
-    """In a worker: one message parsed and analysed (`sent`: it is in the shop's sent
-    folder, so it is the shop's own whoever it is from)."""
+def prepare(
+    raw: bytes,
+    *,
+    sent: bool,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    setup: tuple[Rules, frozenset[str]] | None = None,
+) -> Parsed:
+    """One message parsed and analysed (`sent`: it is in the shop's sent folder, so it is the
+    shop's own whoever it is from), with the rules and addresses of `setup`, or in a worker
+    those of `start_worker`."""
     parsed = parse(raw, max_bytes)
-    if isinstance(parsed, MessageError) or _worker is None:
+    setup = setup or _worker
+    if isinstance(parsed, MessageError) or setup is None:
         return parsed
-    message, (rules, own) = parsed[0], _worker
+    message, (rules, own) = parsed[0], setup
     try:
         return message, analyse(message, rules, shop=sent or message.from_addr in own)
     except Exception:  # the pass works it out again, and records the error if it is one
@@ -70,10 +79,25 @@ def default_workers() -> int:
 
 
 def prepare_many(
-    batch: list[tuple[bytes, bool]], max_bytes: int = MAX_MESSAGE_BYTES
+    batch: list[tuple[bytes, bool]],
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    setup: tuple[Rules, frozenset[str]] | None = None,
 ) -> list[Parsed]:
-    """In a worker: `prepare` for each (raw, sent) of a chunk (one round trip for CHUNK)."""
-    return [prepare(raw, sent=sent, max_bytes=max_bytes) for raw, sent in batch]
+    """`prepare` for each (raw, sent) of a chunk (in a worker: one round trip for CHUNK)."""
+    return [prepare(raw, sent=sent, max_bytes=max_bytes, setup=setup) for raw, sent in batch]
+
+
+@dataclass
+class _Chunk:
+    """Messages handed to the pool together: their future, or their results once the pass
+    has done them itself."""
+
+    items: list[Incoming]
+    future: Future[list[Parsed]] | None
+    results: list[Parsed] | None = None
+
+    def work(self) -> list[tuple[bytes, bool]]:
+        return [(i.raw, i.folder_role == "sent") for i in self.items]
 
 
 def parse_ahead(
@@ -87,13 +111,17 @@ def parse_ahead(
     own_addresses: frozenset[str] = frozenset(),
     executor: Executor | None = None,
     max_bytes: int = MAX_MESSAGE_BYTES,
+    rules: Rules | None = None,
 ) -> Iterator[tuple[Incoming, Parsed]]:
     """Each item with its parsed message, in the order of `items`. The first `start_after`
     are parsed inline (a pass that finds a few new messages starts no process); past them,
     `workers` processes parse them in chunks of `chunk`, at most `window` messages ahead (and
     the chunk being gathered), and analyse them with the rules of `rules_dir`
-    (`own_addresses`: the shop's). `executor` replaces the pool; `max_bytes` is the parser's
-    size cap ([mailbox] max_message_bytes)."""
+    (`own_addresses`: the shop's). While the pass waits for a chunk, it takes a chunk the
+    pool has not started and does it itself, so the pass's own core parses too when the
+    workers are behind (on 2 cores: one worker, and no core idle). `executor` replaces the
+    pool; `max_bytes` is the parser's size cap ([mailbox] max_message_bytes); `rules`: those
+    of `rules_dir`, already loaded (the pass's own)."""
     source = iter(items)
     for _ in range(start_after):
         item = next(source, None)
@@ -110,51 +138,69 @@ def parse_ahead(
         initializer=start_worker,
         initargs=(rules_dir, own_addresses),
     )
+    setup = None
+    if rules_dir is not None:
+        setup = (rules or load_rules(rules_dir), own_addresses)
     log.info("a backlog: parsing in %d more process(es), %d messages ahead", workers, window)
-    ahead: deque[tuple[list[Incoming], Future[list[Parsed]]]] = deque()
+    ahead: deque[_Chunk] = deque()
     gathered: list[Incoming] = []
     try:
         for item in source:
             gathered.append(item)
             if len(gathered) < chunk:
                 continue
-            work = [(i.raw, i.folder_role == "sent") for i in gathered]
-            ahead.append((gathered, pool.submit(prepare_many, work, max_bytes)))
+            ahead.append(_submit(pool, gathered, max_bytes))
             gathered = []
             while len(ahead) * chunk > window:
-                yield from _done(ahead, max_bytes)
+                yield from _done(ahead, max_bytes, setup)
         if gathered:
-            work = [(i.raw, i.folder_role == "sent") for i in gathered]
-            ahead.append((gathered, pool.submit(prepare_many, work, max_bytes)))
+            ahead.append(_submit(pool, gathered, max_bytes))
             gathered = []
         while ahead:
-            yield from _done(ahead, max_bytes)
+            yield from _done(ahead, max_bytes, setup)
     except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on inline
         log.warning("the parsing processes stopped (%s); parsing in the pass", exc)
-        left = [*(i for batch, _ in ahead for i in batch), *gathered]
+        left = [*(i for c in ahead for i in c.items), *gathered]
         ahead.clear()
         for item in itertools.chain(left, source):
             yield item, parse(item.raw, max_bytes)
     finally:
-        for _, future in ahead:
-            future.cancel()
+        for waiting in ahead:
+            if waiting.future is not None:
+                waiting.future.cancel()
         if executor is None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _submit(pool: Executor, items: list[Incoming], max_bytes: int) -> _Chunk:
+    chunk = _Chunk(items, None)
+    chunk.future = pool.submit(prepare_many, chunk.work(), max_bytes)
+    return chunk
+
+
 def _done(
-    ahead: deque[tuple[list[Incoming], Future[list[Parsed]]]],
+    ahead: deque[_Chunk],
     max_bytes: int,
+    setup: tuple[Rules, frozenset[str]] | None,
 ) -> Iterator[tuple[Incoming, Parsed]]:
     """The oldest chunk's items with their results; it leaves `ahead` once its results are
-    in (a broken pool leaves it there, for the pass to parse)."""
-    batch, future = ahead[0]
-    try:
-        results = future.result()
-    except BrokenExecutor:
-        raise
-    except Exception as exc:  # the results could not come back (pickling): parse here
-        log.debug("%s: parsed again in the pass (%s)", batch[0].key, type(exc).__name__)
-        results = [parse(item.raw, max_bytes) for item in batch]
+    in (a broken pool leaves it there, for the pass to parse). Until the pool has them, the
+    pass does chunks the pool has not started, oldest first."""
+    oldest = ahead[0]
+    while oldest.future is not None and not oldest.future.done():
+        spare = next((c for c in ahead if c.future is not None and c.future.cancel()), None)
+        if spare is None:
+            break  # every chunk left is in a worker's hands: wait for the oldest
+        spare.future = None
+        spare.results = prepare_many(spare.work(), max_bytes, setup)
+    if oldest.future is not None:
+        try:
+            oldest.results = oldest.future.result()
+        except BrokenExecutor:
+            raise
+        except Exception as exc:  # the results could not come back (pickling): parse here
+            log.debug("%s: parsed again in the pass (%s)", oldest.items[0].key, type(exc).__name__)
+            oldest.results = [parse(item.raw, max_bytes) for item in oldest.items]
     ahead.popleft()
-    yield from zip(batch, results, strict=True)
+    assert oldest.results is not None
+    yield from zip(oldest.items, oldest.results, strict=True)

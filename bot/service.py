@@ -222,6 +222,7 @@ class Bot:
                 items,
                 workers=self.parse_workers,
                 rules_dir=self.rules.source,
+                rules=self.rules,
                 own_addresses=self.context.own_addresses,
                 max_bytes=self.max_bytes,
             )

@@ -3,6 +3,7 @@ them held at once, and a backlog pass holds a bounded number of messages whateve
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -100,6 +101,37 @@ def test_at_most_a_window_of_messages_is_taken_ahead(window: int, chunk: int) ->
         for handed, _ in enumerate(ahead, 1):
             most = max(most, taken - handed)
     assert min(window, chunk) <= most <= window + chunk - 1
+
+
+def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(rules: Rules) -> None:
+    """With the pool's only worker held busy, the pass does every chunk itself, parsed and
+    analysed as a worker would, in order: a core is never left waiting on the other."""
+    items = _items(30)
+    own = frozenset({"quotes@printshop.example"})
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait, 30)  # the only worker is busy until the end
+        got = []
+        for item, parsed in parse_ahead(
+            items,
+            workers=1,
+            start_after=2,
+            executor=pool,
+            rules_dir=rules.source,
+            own_addresses=own,
+            rules=rules,
+        ):
+            got.append((item, parsed))
+        still_busy = not release.is_set()
+        release.set()
+    assert still_busy
+    assert [item.key for item, _ in got] == [item.key for item in items]
+    for item, parsed in got[2:-1]:
+        assert not isinstance(parsed, MessageError)
+        message, analysis = parsed
+        assert message == parse_message(item.raw)
+        assert analysis == analyse(message, rules, shop=message.from_addr in own)
+    assert isinstance(got[-1][1], MessageError)
 
 
 class _CountingSource:
