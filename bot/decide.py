@@ -107,7 +107,7 @@ class Analysis:
     and, for the shop's own mail, its sentences and revision names. A backlog has it worked
     out ahead, in another process (bot.pipeline)."""
 
-    labels: tuple[str, ...]
+    labels: tuple[str, ...]  # others' mail only: the shop's own is not zoned
     shop: bool  # worked out as the shop's own mail: the two below are filled in
     own_sentences: frozenset[str] = frozenset()
     revisions: frozenset[str] = frozenset()  # upper-cased
@@ -115,11 +115,10 @@ class Analysis:
 
 def analyse(message: Message, rules: Rules, *, shop: bool) -> Analysis:
     """The message-only part of `decide` (`shop`: the message is the shop's own)."""
-    labels = line_labels(message.text, rules, sender_name=message.from_name)
     if not shop:
-        return Analysis(labels, shop=False)
+        return Analysis(line_labels(message.text, rules, sender_name=message.from_name), False)
     names = frozenset(r.upper() for r in revisions_in(message.text, rules))
-    return Analysis(labels, shop=True, own_sentences=own_sentences(message.text), revisions=names)
+    return Analysis((), shop=True, own_sentences=own_sentences(message.text), revisions=names)
 
 
 def _after(
@@ -184,13 +183,28 @@ def decide(
     """Decide one message in the light of its thread; return the decision and the new state.
     `analysis`: `analyse(message, rules, ...)` worked out ahead; the decision is the same."""
     sender_is_shop = message.from_addr in ctx.own_addresses
-    if analysis is None or (sender_is_shop and not analysis.shop):
+    if analysis is None or analysis.shop != sender_is_shop:
         analysis = analyse(message, rules, shop=sender_is_shop)
-    shop = analysis if sender_is_shop else None
     trust = _trust(message, ctx)
     reason = never_answer_reason(
         message, rules, own_addresses=ctx.own_addresses, customer_domains=ctx.customer_domains
     )
+    if sender_is_shop:
+        # The shop's own mail is context for the thread (its sentences, which buyers quote
+        # back, and the revisions it names), never a statement: it is not zoned.
+        decision = Decision(
+            message.message_id,
+            "ignore",
+            "none",
+            (),
+            Fields(),
+            f"Never answered: {reason or 'sent by the shop'}.",
+            "",
+            thread_status=state.status,
+            sender_verified=trust.verified,
+            verification=trust.why,
+        )
+        return decision, _after(state, decision, message.from_addr, analysis)
     zones = split_zones(
         message.text,
         rules,
@@ -201,11 +215,7 @@ def decide(
     if reason:
         # Never answered and never a release, but what it states is kept for the record and
         # the digest (a release sent from a private address is worth a phone call).
-        fields = (
-            Fields()
-            if sender_is_shop
-            else extract(zones.new_text, rules, attachments=message.attachments).fields
-        )
+        fields = extract(zones.new_text, rules, attachments=message.attachments).fields
         decision = Decision(
             message.message_id,
             "ignore",
@@ -218,9 +228,7 @@ def decide(
             sender_verified=trust.verified,
             verification=trust.why,
         )
-        if not sender_is_shop:
-            return decision, state  # it changes nothing in the thread
-        return decision, _after(state, decision, message.from_addr, shop)
+        return decision, state  # it changes nothing in the thread
     extraction = extract(
         zones.new_text,
         rules,
@@ -232,7 +240,7 @@ def decide(
         answering=state.status == "awaiting",  # the bot asked: read the reply as answers
     )
     decision = _apply_rules(message, extraction, zones.new_text, state, ctx, rules, trust)
-    return decision, _after(state, decision, message.from_addr, shop)
+    return decision, _after(state, decision, message.from_addr, None)
 
 
 def _apply_rules(
