@@ -95,9 +95,10 @@ def same_revision(a: str, b: str) -> bool:
     return False
 
 
-def own_sentences(text: str) -> frozenset[str]:
-    """Sentences and lines of a message the bot or the shop sent, for quote recognition."""
-    items = [*split_sentences(text), *text.splitlines()]
+def own_sentences(text: str, sentences: list[str] | None = None) -> frozenset[str]:
+    """Sentences and lines of a message the bot or the shop sent, for quote recognition
+    (`sentences`: split_sentences(text), when the caller has them already)."""
+    items = [*(split_sentences(text) if sentences is None else sentences), *text.splitlines()]
     return frozenset(n for n in (normalize(s) for s in items) if len(n) >= 12)
 
 
@@ -117,8 +118,10 @@ def analyse(message: Message, rules: Rules, *, shop: bool) -> Analysis:
     """The message-only part of `decide` (`shop`: the message is the shop's own)."""
     if not shop:
         return Analysis(line_labels(message.text, rules, sender_name=message.from_name), False)
-    names = frozenset(r.upper() for r in revisions_in(message.text, rules))
-    return Analysis((), shop=True, own_sentences=own_sentences(message.text), revisions=names)
+    sentences = split_sentences(message.text)
+    names = frozenset(r.upper() for r in revisions_in(message.text, rules, sentences=sentences))
+    said = own_sentences(message.text, sentences)
+    return Analysis((), shop=True, own_sentences=said, revisions=names)
 
 
 def _after(

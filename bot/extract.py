@@ -511,11 +511,12 @@ def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clau
     return found
 
 
-def revisions_in(text: str, rules: Rules) -> tuple[str, ...]:
+def revisions_in(text: str, rules: Rules, *, sentences: list[str] | None = None) -> tuple[str, ...]:
     """Every revision or file named in a text (the shop's quote, say), clause by clause as
-    `extract` reads them, without the clauses' cue analysis (which a name does not need)."""
+    `extract` reads them, without the clauses' cue analysis (which a name does not need).
+    `sentences`: split_sentences(text), when the caller has them already."""
     seen: dict[str, None] = {}
-    for sentence in split_sentences(text):
+    for sentence in split_sentences(text) if sentences is None else sentences:
         for clause in split_clauses(sentence, rules.clause_split):
             for pattern in rules.revision:
                 for found in pattern.finditer(clause):
