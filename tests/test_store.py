@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.adapters.schema import head, upgrade
-from bot.adapters.store import BATCH_RECORDS, ReplyRecord, Store, open_engine
+from bot.adapters.store import BATCH_RECORDS, STATES_KEPT, ReplyRecord, Store, open_engine
 from bot.errors import SchemaError
 from bot.model import Cursor, Decision, Fields, ThreadState
 
@@ -284,3 +284,31 @@ def test_reads_in_a_batch_see_a_reply_committed_in_it(tmp_path: Path) -> None:
         assert store.thread("q-9").status == "awaiting"
         assert store.seen("<m1@buyer.example>") and store.seen("<r1@shop.example>")
         assert store.thread_of(("<m1@buyer.example>",)) == {"<m1@buyer.example>": "q-9"}
+
+
+def test_thread_states_read_back_in_a_batch_are_the_committed_ones(tmp_path: Path) -> None:
+    """A batch remembers the thread states it committed or read (a backlog meets the same
+    threads again): across its commits, after a record committed at once, and past
+    STATES_KEPT threads, each thread reads back as the database holds it."""
+    path = tmp_path / "q.db"
+    store = Store(f"sqlite:///{path}")
+    last = STATES_KEPT + 20
+    with store.batch():
+        for number in range(1, last + 1):
+            _record(store, number, thread=f"q-{number}")
+        store.flush()
+        assert store.thread(f"q-{last}").bot_sentences == frozenset({f"s{last}"})
+        reply = ReplyRecord(
+            in_reply_to="<m9000@buyer.example>",
+            reply_message_id="<r9000@shop.example>",
+            thread_key=f"q-{last}",
+            recipient="buyer@buyer.example",
+            status="pending",
+            created_at=NOW,
+        )
+        _record(store, 9000, thread=f"q-{last}", reply=reply)  # committed at once
+        in_batch = {k: store.thread(f"q-{k}") for k in (2, last)}  # q-2: long forgotten
+    assert in_batch[last].bot_sentences == frozenset({"s9000"})
+    assert in_batch[2].bot_sentences == frozenset({"s2"})
+    fresh = Store(f"sqlite:///{path}")
+    assert {k: fresh.thread(f"q-{k}") for k in (2, last)} == in_batch

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"  # this process, in runs and le
 log = logging.getLogger(__name__)
 BATCH_RECORDS = 200  # a batch is committed at this many records ...
 BATCH_SECONDS = 1.0  # ... or this long after its first one
+STATES_KEPT = 256  # thread states a batch remembers past its commits (a backlog's open threads)
 # A batch's per-message reads, on one connection as plain SQL: a tenth of the ORM's cost
 _SEEN = text(
     "SELECT 1 FROM messagerecord WHERE message_id = :id AND mailbox = :mailbox"
@@ -280,6 +282,49 @@ class _Batch:
     replies: list[ReplyRecord] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)  # Message-IDs recorded, and the bot's own
     cursors: list[tuple[Cursor, datetime]] = field(default_factory=list)
+    # thread states this pass committed or read, the most recent STATES_KEPT: a backlog meets
+    # the same threads again and again, and each read parsed the thread's sentences from JSON
+    states: OrderedDict[str, ThreadState] = field(default_factory=OrderedDict)
+
+    def keep(self, state: ThreadState) -> None:
+        self.states[state.key] = state
+        self.states.move_to_end(state.key)
+        while len(self.states) > STATES_KEPT:
+            self.states.popitem(last=False)
+
+
+def _thread_columns(state: ThreadState, now: datetime) -> dict[str, Any]:
+    """A thread row's columns for its state, as of `now`."""
+    return {
+        "status": state.status,
+        "carry_revision": state.carry_revision,
+        "released_revision": state.released_revision,
+        "released_quantity": state.released_quantity,
+        "hold_by": state.hold_by,
+        "release_by": state.release_by,
+        "last_clarify_at": state.last_clarify_at,
+        "last_clarify_to": state.last_clarify_to,
+        "bot_sentences": json.dumps(sorted(state.bot_sentences)),
+        "quoted_revisions": json.dumps(sorted(state.quoted_revisions)),
+        "updated_at": now,
+    }
+
+
+def _state(key: str, row: Any) -> ThreadState:
+    """A thread's state from its stored row."""
+    return ThreadState(
+        key=key,
+        status=row.status,
+        carry_revision=row.carry_revision,
+        released_revision=row.released_revision,
+        released_quantity=row.released_quantity,
+        hold_by=row.hold_by,
+        release_by=row.release_by,
+        bot_sentences=frozenset(json.loads(row.bot_sentences)),
+        quoted_revisions=frozenset(json.loads(row.quoted_revisions)),
+        last_clarify_at=_aware(row.last_clarify_at),
+        last_clarify_to=row.last_clarify_to,
+    )
 
 
 def _full(exc: Exception) -> bool:
@@ -388,27 +433,21 @@ class Store:
         if self._batch is not None:
             if key in self._batch.threads:
                 return self._batch.threads[key][0]
+            if key in self._batch.states:
+                self._batch.states.move_to_end(key)
+                return self._batch.states[key]
             table: Any = ThreadRecord.__table__  # type: ignore[attr-defined]
             query = select(table).where(table.c.mailbox == self.mailbox).where(table.c.key == key)
             row = self._read(query).first()
+            if row is not None:
+                self._batch.keep(_state(key, row))
+                return self._batch.states[key]
         else:
             with Session(self.engine) as session:
                 row = session.get(ThreadRecord, {"mailbox": self.mailbox, "key": key})
         if row is None:
             return ThreadState(key=key)
-        return ThreadState(
-            key=key,
-            status=row.status,
-            carry_revision=row.carry_revision,
-            released_revision=row.released_revision,
-            released_quantity=row.released_quantity,
-            hold_by=row.hold_by,
-            release_by=row.release_by,
-            bot_sentences=frozenset(json.loads(row.bot_sentences)),
-            quoted_revisions=frozenset(json.loads(row.quoted_revisions)),
-            last_clarify_at=_aware(row.last_clarify_at),
-            last_clarify_to=row.last_clarify_to,
-        )
+        return _state(key, row)
 
     def record(
         self,
@@ -473,17 +512,8 @@ class Store:
             row = session.get(
                 ThreadRecord, {"mailbox": self.mailbox, "key": state.key}
             ) or ThreadRecord(mailbox=self.mailbox, key=state.key, subject=subject, updated_at=now)
-            row.status = state.status
-            row.carry_revision = state.carry_revision
-            row.released_revision = state.released_revision
-            row.released_quantity = state.released_quantity
-            row.hold_by = state.hold_by
-            row.release_by = state.release_by
-            row.last_clarify_at = state.last_clarify_at
-            row.last_clarify_to = state.last_clarify_to
-            row.bot_sentences = json.dumps(sorted(state.bot_sentences))
-            row.quoted_revisions = json.dumps(sorted(state.quoted_revisions))
-            row.updated_at = now
+            for name, value in _thread_columns(state, now).items():
+                setattr(row, name, value)
             session.add(row)
             for message_id in dict.fromkeys(links):
                 if session.get(ThreadLink, {"mailbox": self.mailbox, "message_id": message_id}):
@@ -496,6 +526,8 @@ class Store:
                 session.add(reply)
             self._move(session, cursor, now)
             self._commit(session, race=decision.message_id)
+        if self._batch is not None:
+            self._batch.keep(state)
 
     def record_failure(
         self,
@@ -905,25 +937,13 @@ class Store:
             fresh = [m for m in batch.messages if m["message_id"] not in taken]
             if fresh:  # one executemany; one that slips in meanwhile is still left alone
                 session.execute(self._insert_new(MessageRecord), fresh)
-            keys = list(batch.threads)
-            mine = select(ThreadRecord).where(ThreadRecord.mailbox == self.mailbox)
-            rows = {row.key: row for row in self._in(session, mine, ThreadRecord.key, keys)}
-            for key, (state, subject, now) in batch.threads.items():
-                row = rows.get(key) or ThreadRecord(
-                    mailbox=self.mailbox, key=key, subject=subject, updated_at=now
-                )
-                row.status = state.status
-                row.carry_revision = state.carry_revision
-                row.released_revision = state.released_revision
-                row.released_quantity = state.released_quantity
-                row.hold_by = state.hold_by
-                row.release_by = state.release_by
-                row.last_clarify_at = state.last_clarify_at
-                row.last_clarify_to = state.last_clarify_to
-                row.bot_sentences = json.dumps(sorted(state.bot_sentences))
-                row.quoted_revisions = json.dumps(sorted(state.quoted_revisions))
-                row.updated_at = now
-                session.add(row)
+            threads = [
+                {"mailbox": self.mailbox, "key": key, "subject": subject}
+                | _thread_columns(state, now)
+                for key, (state, subject, now) in batch.threads.items()
+            ]
+            if threads:  # one executemany; a thread's subject stays the one it began with
+                session.execute(self._upsert_threads(), threads)
             links = [
                 {"mailbox": self.mailbox, "message_id": i, "thread_key": k}
                 for i, k in batch.links.items()
@@ -936,7 +956,20 @@ class Store:
             for cursor, now in batch.cursors:
                 self._move(session, cursor, now)
             self._commit(session)
-        self._batch = _Batch(reader=batch.reader)
+        for state, _, _ in batch.threads.values():
+            batch.keep(state)
+        self._batch = _Batch(reader=batch.reader, states=batch.states)
+
+    def _upsert_threads(self) -> Any:
+        """An INSERT of thread rows that updates a row already there, all but its subject."""
+        table: Any = ThreadRecord.__table__  # type: ignore[attr-defined]
+        insert_ = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        statement = insert_(table)
+        changed = [c.name for c in table.columns if c.name not in ("mailbox", "key", "subject")]
+        return statement.on_conflict_do_update(
+            index_elements=["mailbox", "key"],
+            set_={name: statement.excluded[name] for name in changed},
+        )
 
     def _insert_new(self, model: Any) -> Any:
         """An INSERT that leaves a row already there alone (same key in this mailbox)."""
