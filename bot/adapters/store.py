@@ -293,6 +293,23 @@ class _Batch:
             self.states.popitem(last=False)
 
 
+def _last_of_each_run(cursors: list[tuple[Cursor, datetime]]) -> list[tuple[Cursor, datetime]]:
+    """The cursors a batch moves, without those the next one moves past anyway (the same
+    folder and UIDVALIDITY, a higher UID): moving them one by one ends the same way."""
+    kept: list[tuple[Cursor, datetime]] = []
+    for index, (cursor, now) in enumerate(cursors):
+        after = cursors[index + 1][0] if index + 1 < len(cursors) else None
+        passed = (
+            after is not None
+            and after.folder == cursor.folder
+            and after.uidvalidity == cursor.uidvalidity
+            and after.uid > cursor.uid
+        )
+        if not passed:
+            kept.append((cursor, now))
+    return kept
+
+
 def _thread_columns(state: ThreadState, now: datetime) -> dict[str, Any]:
     """A thread row's columns for its state, as of `now`."""
     return {
@@ -953,7 +970,7 @@ class Store:
             for reply in batch.replies:
                 reply.mailbox = self.mailbox
             session.add_all(batch.replies)
-            for cursor, now in batch.cursors:
+            for cursor, now in _last_of_each_run(batch.cursors):
                 self._move(session, cursor, now)
             self._commit(session)
         for state, _, _ in batch.threads.values():
