@@ -22,7 +22,7 @@ from bot.parse import MAX_MESSAGE_BYTES, parse_message
 from bot.rules import Rules, load_rules
 
 log = logging.getLogger(__name__)
-WINDOW = 32  # messages handed to the pool and not yet decided, at most
+WINDOW = 64  # messages handed to the pool and not yet decided, at most
 CHUNK = 8  # messages a worker takes at once (one round trip each way)
 START_AFTER = 64  # a pass this long is a backlog: only then is the pool started
 
@@ -144,6 +144,7 @@ def parse_ahead(
     log.info("a backlog: parsing in %d more process(es), %d messages ahead", workers, window)
     ahead: deque[_Chunk] = deque()
     gathered: list[Incoming] = []
+    tally = _Tally()
     try:
         for item in source:
             gathered.append(item)
@@ -152,12 +153,12 @@ def parse_ahead(
             ahead.append(_submit(pool, gathered, max_bytes))
             gathered = []
             while len(ahead) * chunk > window:
-                yield from _done(ahead, max_bytes, setup)
+                yield from _done(ahead, max_bytes, setup, tally)
         if gathered:
             ahead.append(_submit(pool, gathered, max_bytes))
             gathered = []
         while ahead:
-            yield from _done(ahead, max_bytes, setup)
+            yield from _done(ahead, max_bytes, setup, tally)
     except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on inline
         log.warning("the parsing processes stopped (%s); parsing in the pass", exc)
         left = [*(i for c in ahead for i in c.items), *gathered]
@@ -170,6 +171,17 @@ def parse_ahead(
                 waiting.future.cancel()
         if executor is None:
             pool.shutdown(wait=True, cancel_futures=True)
+        log.info(
+            "a backlog: %d messages parsed ahead, %d of them by the pass while it waited",
+            tally.ahead,
+            tally.stolen,
+        )
+
+
+@dataclass
+class _Tally:
+    ahead: int = 0  # messages handed out past the inline start
+    stolen: int = 0  # of them, parsed by the pass itself
 
 
 def _submit(pool: Executor, items: list[Incoming], max_bytes: int) -> _Chunk:
@@ -182,6 +194,7 @@ def _done(
     ahead: deque[_Chunk],
     max_bytes: int,
     setup: tuple[Rules, frozenset[str]] | None,
+    tally: _Tally,
 ) -> Iterator[tuple[Incoming, Parsed]]:
     """The oldest chunk's items with their results; it leaves `ahead` once its results are
     in (a broken pool leaves it there, for the pass to parse). Until the pool has them, the
@@ -193,6 +206,7 @@ def _done(
             break  # every chunk left is in a worker's hands: wait for the oldest
         spare.future = None
         spare.results = prepare_many(spare.work(), max_bytes, setup)
+        tally.stolen += len(spare.items)
     if oldest.future is not None:
         try:
             oldest.results = oldest.future.result()
@@ -202,5 +216,6 @@ def _done(
             log.debug("%s: parsed again in the pass (%s)", oldest.items[0].key, type(exc).__name__)
             oldest.results = [parse(item.raw, max_bytes) for item in oldest.items]
     ahead.popleft()
+    tally.ahead += len(oldest.items)
     assert oldest.results is not None
     yield from zip(oldest.items, oldest.results, strict=True)
