@@ -26,8 +26,10 @@ import mailparser
 
 from benchmarks.mailbox import PASSWORD, PASSWORD_ENV, REPO, Dovecot, SmtpSink
 from benchmarks.mailgen import vague_approval
+from bot.adapters.imap import ImapMailbox
 from bot.adapters.store import Store
-from bot.config import load_config
+from bot.config import ImapConfig, load_config
+from bot.model import Cursor
 from bot.rules import load_rules
 from bot.service import Bot
 from bot.wiring import open_adapters
@@ -305,6 +307,30 @@ class Reaction:
     missed: int  # no reply within the timeout
 
 
+def synced_by_cursor(config_path: Path) -> int:
+    """Make the bot's database look synced on its folder without a backlog pass: the folder's
+    cursor at its last UID (what a pass leaves after the backlog). The database holds no
+    message records, so a thread's lookups run on small tables. Returns the cursor's UID."""
+    os.environ[PASSWORD_ENV] = PASSWORD
+    config = load_config(config_path)
+    assert isinstance(config.mailbox, ImapConfig)
+    mailbox = ImapMailbox(config.mailbox)
+    try:
+        status = mailbox.connect().folder_status(
+            config.mailbox.folder, [b"UIDVALIDITY", b"UIDNEXT"]
+        )
+    finally:
+        mailbox.close()
+    last = int(status[b"UIDNEXT"]) - 1
+    key = mailbox.cursor_key(config.mailbox.folder)
+    store = Store(config.database_url)
+    try:
+        store.advance(Cursor(key, int(status[b"UIDVALIDITY"]), last), datetime.now(UTC))
+    finally:
+        store.close()
+    return last
+
+
 def reaction(
     config_path: Path,
     server: Dovecot,
@@ -313,10 +339,12 @@ def reaction(
     *,
     count: int = 50,
     timeout: float = 90.0,
+    trace: bool = False,
 ) -> Reaction:
     """Start `quotebot run` (the service, waiting with IDLE), then APPEND `count` vague
     approvals one at a time, each after a random pause once the previous reply arrived, and
-    time each until its reply reaches the sink."""
+    time each until its reply reaches the sink. With `trace` the service logs at -vv (the
+    IMAP protocol lines, with times) into service.err."""
     arrived: dict[str, float] = {}
     news = threading.Event()
 
@@ -328,6 +356,8 @@ def reaction(
     env = {**os.environ, PASSWORD_ENV: PASSWORD}
     log_path = workdir / "service.err"
     command = [sys.executable, "-m", "bot", "run", "--config", str(config_path)]
+    if trace:
+        command.append("-vv")
     with log_path.open("wb") as log:
         service = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log
@@ -371,7 +401,8 @@ def reaction(
 
 def idle_notice(server: Dovecot, folder: str, *, count: int = 10) -> list[float]:
     """Seconds from APPEND to the EXISTS an IDLE connection on `folder` receives: Dovecot's own
-    share of the reaction time (it batches change notices for a moment before sending them)."""
+    share of the reaction time (it batches change notices for a moment before sending them,
+    and syncs the folder first: longer on a big Maildir folder)."""
     seconds: list[float] = []
     with server.connect() as writer, server.connect() as watcher:
         if not writer.folder_exists(folder):
