@@ -85,16 +85,20 @@ def test_an_idle_pass_sends_the_same_commands_whatever_the_folder_size(
     tmp_path: Path, mailbox: Dovecot, smtp_sink: SmtpSink
 ) -> None:
     """Once a folder is done, a pass that finds nothing new sends the same IMAP commands on a
-    folder of SMALL messages and of MESSAGES: it never lists or fetches the old mail."""
+    folder of SMALL messages and of MESSAGES: it never lists or fetches the old mail, and it
+    does not open the folder again (EXAMINE makes the server sync the whole folder): NOOP on
+    the connection kept on it, then the search past the cursor."""
     commands = {}
     for folder in ("Small", "INBOX"):
         path = _config(tmp_path, mailbox.imap_settings(), smtp_sink, folder)
         with _bot(path) as bot:
-            synced = bot.run_once()
+            with counting_commands() as first:
+                synced = bot.run_once()
             with counting_commands() as log:
                 idle = bot.run_once()
                 bot.run_once()
         assert len(synced.rows) + synced.skipped > 0 and idle.rows == []
+        assert first.names.count("EXAMINE") == 1  # the first pass opens the folder, once
         commands[folder] = log.names
     assert commands["Small"] == commands["INBOX"]
-    assert commands["INBOX"] == ["EXAMINE", "UID SEARCH"] * 2
+    assert commands["INBOX"] == ["NOOP", "UID SEARCH"] * 2
