@@ -280,17 +280,16 @@ def _percentile(values: list[float], percent: int) -> float:
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 
 
-def examine_search(server: Dovecot, folder: str, *, repeats: int = 20) -> float:
+def noop_search(server: Dovecot, folder: str, *, repeats: int = 20) -> float:
     """Median milliseconds of what the idle pass asks the server, sent with imapclient alone:
-    EXAMINE the folder, then UID SEARCH past its last UID (the server's share of the pass)."""
+    NOOP on a connection kept on the folder, then UID SEARCH past its last UID (the server's
+    share of the pass)."""
     with server.connect() as client:
         last = max(client.select_folder(folder, readonly=True)[b"UIDNEXT"] - 1, 0)
-        client.unselect_folder()
 
         def ask() -> None:
-            client.select_folder(folder, readonly=True)
+            client.noop()
             client.search(["UID", f"{last + 1}:*"])
-            client.unselect_folder()
 
         ask()
         return statistics.median(_timed(ask, repeats)) * 1000

@@ -118,7 +118,7 @@ def _pass_rows(f: dict[str, Any], n: int) -> list[Row]:
     if alone:
         out.append(
             Row(
-                "  of which EXAMINE + UID SEARCH alone",
+                "  of which NOOP + UID SEARCH alone",
                 f"{alone['small']:.1f} ms on {idle_small['folder_messages']:,}, "
                 f"{alone['n']:.1f} ms on {n:,}",
             )
