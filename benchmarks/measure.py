@@ -26,8 +26,10 @@ import mailparser
 
 from benchmarks.mailbox import PASSWORD, PASSWORD_ENV, REPO, Dovecot, SmtpSink
 from benchmarks.mailgen import vague_approval
+from bot.adapters.imap import ImapMailbox
 from bot.adapters.store import Store
-from bot.config import load_config
+from bot.config import ImapConfig, load_config
+from bot.model import Cursor
 from bot.rules import load_rules
 from bot.service import Bot
 from bot.wiring import open_adapters
@@ -178,15 +180,15 @@ def decisions(database: Path) -> dict[str, int]:
 
 @dataclass
 class CommandLog:
-    """The IMAP commands sent while it is active, by name ("UID SEARCH", "EXAMINE", ...)."""
+    """The IMAP commands sent while it is active, by name ("UID SEARCH", "EXAMINE", "DONE"...)."""
 
     names: list[str] = field(default_factory=list)
 
 
 @contextmanager
 def counting_commands() -> Iterator[CommandLog]:
-    """Count every tagged IMAP command any imapclient connection sends: each one takes a new
-    tag from imaplib, and its first line starts with that tag."""
+    """Count every tagged IMAP command any imapclient connection sends (each one takes a new
+    tag from imaplib, and its first line starts with that tag), and the DONE that ends IDLE."""
     commands = CommandLog()
     imap4: Any = imaplib.IMAP4  # patched for the duration: imaplib has no hook for this
     new_tag, send = imap4._new_tag, imap4.send
@@ -199,7 +201,9 @@ def counting_commands() -> Iterator[CommandLog]:
 
     def counted_send(imap: imaplib.IMAP4, data: bytes) -> None:
         tag = pending.get(id(imap))
-        if tag is not None and data.startswith(tag + b" "):
+        if data == b"DONE\r\n":  # ends IDLE: no tag of its own, but a line the server reads
+            commands.names.append("DONE")
+        elif tag is not None and data.startswith(tag + b" "):
             del pending[id(imap)]
             words = data[len(tag) :].split()
             name = words[:2] if words[0].upper() == b"UID" and len(words) > 1 else words[:1]
@@ -278,17 +282,16 @@ def _percentile(values: list[float], percent: int) -> float:
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 
 
-def examine_search(server: Dovecot, folder: str, *, repeats: int = 20) -> float:
+def noop_search(server: Dovecot, folder: str, *, repeats: int = 20) -> float:
     """Median milliseconds of what the idle pass asks the server, sent with imapclient alone:
-    EXAMINE the folder, then UID SEARCH past its last UID (the server's share of the pass)."""
+    NOOP on a connection kept on the folder, then UID SEARCH past its last UID (the server's
+    share of the pass)."""
     with server.connect() as client:
         last = max(client.select_folder(folder, readonly=True)[b"UIDNEXT"] - 1, 0)
-        client.unselect_folder()
 
         def ask() -> None:
-            client.select_folder(folder, readonly=True)
+            client.noop()
             client.search(["UID", f"{last + 1}:*"])
-            client.unselect_folder()
 
         ask()
         return statistics.median(_timed(ask, repeats)) * 1000
@@ -305,6 +308,30 @@ class Reaction:
     missed: int  # no reply within the timeout
 
 
+def synced_by_cursor(config_path: Path) -> int:
+    """Make the bot's database look synced on its folder without a backlog pass: the folder's
+    cursor at its last UID (what a pass leaves after the backlog). The database holds no
+    message records, so a thread's lookups run on small tables. Returns the cursor's UID."""
+    os.environ[PASSWORD_ENV] = PASSWORD
+    config = load_config(config_path)
+    assert isinstance(config.mailbox, ImapConfig)
+    mailbox = ImapMailbox(config.mailbox)
+    try:
+        status = mailbox.connect().folder_status(
+            config.mailbox.folder, [b"UIDVALIDITY", b"UIDNEXT"]
+        )
+    finally:
+        mailbox.close()
+    last = int(status[b"UIDNEXT"]) - 1
+    key = mailbox.cursor_key(config.mailbox.folder)
+    store = Store(config.database_url)
+    try:
+        store.advance(Cursor(key, int(status[b"UIDVALIDITY"]), last), datetime.now(UTC))
+    finally:
+        store.close()
+    return last
+
+
 def reaction(
     config_path: Path,
     server: Dovecot,
@@ -313,10 +340,12 @@ def reaction(
     *,
     count: int = 50,
     timeout: float = 90.0,
+    trace: bool = False,
 ) -> Reaction:
     """Start `quotebot run` (the service, waiting with IDLE), then APPEND `count` vague
     approvals one at a time, each after a random pause once the previous reply arrived, and
-    time each until its reply reaches the sink."""
+    time each until its reply reaches the sink. With `trace` the service logs at -vv (the
+    IMAP protocol lines, with times) into service.err."""
     arrived: dict[str, float] = {}
     news = threading.Event()
 
@@ -328,6 +357,8 @@ def reaction(
     env = {**os.environ, PASSWORD_ENV: PASSWORD}
     log_path = workdir / "service.err"
     command = [sys.executable, "-m", "bot", "run", "--config", str(config_path)]
+    if trace:
+        command.append("-vv")
     with log_path.open("wb") as log:
         service = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log
@@ -371,7 +402,8 @@ def reaction(
 
 def idle_notice(server: Dovecot, folder: str, *, count: int = 10) -> list[float]:
     """Seconds from APPEND to the EXISTS an IDLE connection on `folder` receives: Dovecot's own
-    share of the reaction time (it batches change notices for a moment before sending them)."""
+    share of the reaction time (it batches change notices for a moment before sending them,
+    and syncs the folder first: longer on a big Maildir folder)."""
     seconds: list[float] = []
     with server.connect() as writer, server.connect() as watcher:
         if not writer.folder_exists(folder):

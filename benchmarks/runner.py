@@ -3,6 +3,7 @@ JSON. Dovecot and the SMTP sink are throwaway servers on loopback ports, stopped
 
     python -m benchmarks --messages 2000        # a quick run
     python -m benchmarks --large --profile      # 100,000 messages, and where the pass goes
+    python -m benchmarks --large --only reaction  # the fill and the reaction alone
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,12 @@ from benchmarks.mailgen import Generator
 from benchmarks.measure import (
     baseline,
     decisions,
-    examine_search,
     idle_notice,
     idle_pass,
+    noop_search,
     reaction,
     run_once,
+    synced_by_cursor,
 )
 from benchmarks.profiling import format_profile, profile_backlog
 from benchmarks.report import machine, revision, table, write_json
@@ -68,6 +71,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=REPO / "var" / "bench" / "latest.json",
         metavar="FILE",
         help="where the JSON goes (default var/bench/latest.json)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["reaction"],
+        help="fill the folder and measure only the reaction and Dovecot's IDLE notice; the "
+        "bot's database is synced by a cursor at the folder's end instead of a backlog pass",
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="the service of the reaction logs at -vv (IMAP lines with times): service.err "
+        "in the work folder, with --keep",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, dbs)")
     args = parser.parse_args(argv)
@@ -119,53 +134,29 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 outbox=outbox,
             )
 
-        say("baseline: fetch")
-        fetch = baseline(server, "INBOX", parse=False)
-        say("baseline: fetch + parse")
-        fetch_parse = baseline(server, "INBOX", parse=True)
-        say("backlog: quotebot run --once")
-        backlog_config = config("backlog")
-        backlog = run_once(backlog_config, work, "backlog")
-        say(f"backlog: {backlog.handled:,} handled in {backlog.seconds:.1f} s")
-        cli_idle = run_once(backlog_config, work, "cli-idle")
-        say("idle passes")
-        idle_n = idle_pass(backlog_config, n)
-        idle_small = idle_pass(config("small", folder=SMALL_FOLDER), SMALL_MESSAGES)
-        figures |= {
-            "fetch": _throughput(fetch),
-            "fetch_parse": _throughput(fetch_parse),
-            "backlog": {
-                **{k: v for k, v in dataclasses.asdict(backlog).items() if k != "stderr"},
-                "per_second": backlog.handled / backlog.seconds,
-                "ratio_to_fetch_parse": backlog.seconds / fetch_parse.seconds,
-                "decisions": decisions(work / "backlog.db"),
-                "outbox": "Maildir (SMTP kept out of the figure); no reply: all mail before since",
-            },
-            "cli_idle_seconds": cli_idle.seconds,
-            "idle_pass": {
-                "n": dataclasses.asdict(idle_n),
-                "small": dataclasses.asdict(idle_small),
-                "ratio": idle_n.median_ms / idle_small.median_ms,
-                "imap_alone_ms": {
-                    "n": examine_search(server, "INBOX"),
-                    "small": examine_search(server, SMALL_FOLDER),
-                },
-            },
-        }
-        if args.profile:
-            say("profiling a backlog pass (cProfile)")
-            found = profile_backlog(config("profile"), args.output.with_name("backlog.prof"))
-            print(format_profile(found), file=sys.stderr)
-            figures["profile"] = dataclasses.asdict(found)
+        if args.only == "reaction":
+            last = synced_by_cursor(config("backlog"))
+            say(f"the database synced by a cursor at UID {last:,} (no backlog pass)")
+            figures["synced_by"] = "cursor"
+        else:
+            figures |= _passes(args, server, config, work, n)
         if args.reactions:
             say(f"reaction: quotebot run (IDLE) and {args.reactions} new messages")
             found_reaction = reaction(
-                config("backlog", smtp=True), server, sink, work, count=args.reactions
+                config("backlog", smtp=True),
+                server,
+                sink,
+                work,
+                count=args.reactions,
+                trace=args.trace,
             )
+            say("Dovecot's IDLE notice, on an empty folder and on the N folder")
             notices = idle_notice(server, "IdleProbe")
+            notices_n = idle_notice(server, "INBOX")
             figures["reaction"] = {
                 **dataclasses.asdict(found_reaction),
                 "dovecot_idle_notice_p50_s": statistics.median(notices) if notices else None,
+                "dovecot_idle_notice_n_p50_s": statistics.median(notices_n) if notices_n else None,
             }
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -175,6 +166,56 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "mailbox": _mailbox(filled),
         "figures": figures,
     }
+
+
+def _passes(
+    args: argparse.Namespace,
+    server: Dovecot,
+    config: Callable[..., Path],
+    work: Path,
+    n: int,
+) -> dict[str, Any]:
+    """The baselines, the backlog, the idle passes and (with --profile) the profile."""
+    figures: dict[str, Any] = {}
+    say("baseline: fetch")
+    fetch = baseline(server, "INBOX", parse=False)
+    say("baseline: fetch + parse")
+    fetch_parse = baseline(server, "INBOX", parse=True)
+    say("backlog: quotebot run --once")
+    backlog_config = config("backlog")
+    backlog = run_once(backlog_config, work, "backlog")
+    say(f"backlog: {backlog.handled:,} handled in {backlog.seconds:.1f} s")
+    cli_idle = run_once(backlog_config, work, "cli-idle")
+    say("idle passes")
+    idle_n = idle_pass(backlog_config, n)
+    idle_small = idle_pass(config("small", folder=SMALL_FOLDER), SMALL_MESSAGES)
+    figures |= {
+        "fetch": _throughput(fetch),
+        "fetch_parse": _throughput(fetch_parse),
+        "backlog": {
+            **{k: v for k, v in dataclasses.asdict(backlog).items() if k != "stderr"},
+            "per_second": backlog.handled / backlog.seconds,
+            "ratio_to_fetch_parse": backlog.seconds / fetch_parse.seconds,
+            "decisions": decisions(work / "backlog.db"),
+            "outbox": "Maildir (SMTP kept out of the figure); no reply: all mail before since",
+        },
+        "cli_idle_seconds": cli_idle.seconds,
+        "idle_pass": {
+            "n": dataclasses.asdict(idle_n),
+            "small": dataclasses.asdict(idle_small),
+            "ratio": idle_n.median_ms / idle_small.median_ms,
+            "imap_alone_ms": {
+                "n": noop_search(server, "INBOX"),
+                "small": noop_search(server, SMALL_FOLDER),
+            },
+        },
+    }
+    if args.profile:
+        say("profiling a backlog pass (cProfile)")
+        found = profile_backlog(config("profile"), args.output.with_name("backlog.prof"))
+        print(format_profile(found), file=sys.stderr)
+        figures["profile"] = dataclasses.asdict(found)
+    return figures
 
 
 def _throughput(found: Any) -> dict[str, float]:

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -49,6 +50,14 @@ def config(
     tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> Config:
     """The example config, reading the Dovecot INBOX and sending through the SMTP sink."""
+    return imap_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+
+
+def imap_config(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> Config:
+    """The example config for these servers (Sent read for context), its database in
+    `tmp_path`."""
     monkeypatch.setenv("QUOTEBOT_TEST_PASSWORD", PASSWORD)
     base = load_config(ROOT / "examples" / "quotebot.toml")
     return replace(
@@ -127,24 +136,40 @@ def test_nothing_new_fetches_nothing(config: Config, dovecot: Dovecot, smtp_sink
     mailbox.close()
 
 
+@contextmanager
+def kept_bot(config: Config) -> Iterator[Bot]:
+    """One bot whose adapters stay open from pass to pass, as `quotebot run` keeps them."""
+    adapters = open_adapters(config)
+    try:
+        yield _bot(config, adapters)
+    finally:
+        adapters.close()
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["new-connections", "kept-connections"])
 def test_uidvalidity_change_rescans_without_answering_twice(
-    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, kept: bool
 ) -> None:
     """The folder is deleted and made again (a new UIDVALIDITY, UIDs from 1 again) with the
-    old mail and one new message: only the new one is answered."""
+    old mail and one new message: only the new one is answered. Kept: the bot's connection
+    was on the folder when it was deleted (Dovecot disconnects it); the next pass opens the
+    folder again and sees the change."""
     quotes = replace(config, mailbox=replace(config.mailbox, folder="Quotes"))
     old = vague()
     dovecot.deliver(old, folder="Quotes")
-    run(quotes)
-    with dovecot.connect() as client:
-        before = client.folder_status("Quotes", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
-        client.delete_folder("Quotes")
-    dovecot.deliver(old, folder="Quotes")
-    dovecot.deliver(vague("Re: Quote Q-1050 - hinge"), folder="Quotes")
-    with dovecot.connect() as client:
-        assert client.folder_status("Quotes", [b"UIDVALIDITY"])[b"UIDVALIDITY"] != before
-    report = run(quotes)
-    assert [row.action for row in report.rows] == ["clarify"]
+    with kept_bot(quotes) as bot:
+        passes = bot.run_once if kept else lambda: run(quotes)
+        passes()
+        with dovecot.connect() as client:
+            before = client.folder_status("Quotes", [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+            client.delete_folder("Quotes")
+        dovecot.deliver(old, folder="Quotes")
+        dovecot.deliver(vague("Re: Quote Q-1050 - hinge"), folder="Quotes")
+        with dovecot.connect() as client:
+            assert client.folder_status("Quotes", [b"UIDVALIDITY"])[b"UIDVALIDITY"] != before
+        report = passes()
+        assert [row.action for row in report.rows] == ["clarify"]
+        assert passes().rows == []
     assert len(smtp_sink.received) == 2
 
 

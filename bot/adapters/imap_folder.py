@@ -1,0 +1,103 @@
+"""A folder kept selected, read-only, on a connection of its own between passes.
+
+A fresh EXAMINE makes the server open the folder again: Dovecot re-syncs a Maildir folder of
+100,000 messages after new mail in 0.1 to 0.7 s. A connection that stays on the folder asks
+with NOOP instead, and the server syncs only what changed (0.5 ms when nothing did).
+
+Where the server offers IDLE, the connection waits in IDLE between passes ("parked"): the
+server then syncs it as mail arrives, not when the next pass asks. On Dovecot each session
+re-reads a big Maildir folder's index of file names for new mail (0.3 s at 100,000 messages),
+and the pass after an IDLE wake-up would otherwise start that only when it fetches the mail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from imapclient import IMAPClient
+
+_TROUBLE = (b"NO", b"BAD", b"BYE")
+
+
+class FolderLost(Exception):
+    """Raised by `KeptFolder.refresh` (and by the IDLE wait) when the server says, on the
+    side, that the selected folder is no longer what was selected: an untagged NO, BAD or BYE
+    (Dovecot answers NOOP with "* NO Internal error occurred" on a folder deleted and made
+    again under the connection, then serves stale results), or another UIDVALIDITY."""
+
+
+@dataclass
+class KeptFolder:
+    """One folder selected with EXAMINE on `client`, kept between passes."""
+
+    client: IMAPClient
+    validity: int  # UIDVALIDITY when selected; a change ends the selection (FolderLost)
+    exists: int  # messages in the folder, never below the true count (0: nothing to search)
+    parked: bool = False  # waiting in IDLE until the next pass
+
+    @classmethod
+    def examine(cls, client: IMAPClient, folder: str) -> KeptFolder:
+        """Select `folder` read-only (EXAMINE: `\\Seen` never changes) on `client`."""
+        info = client.select_folder(folder, readonly=True)
+        forget_unsolicited(client)
+        return cls(client, int(info[b"UIDVALIDITY"]), int(info.get(b"EXISTS", 1)))
+
+    def park(self) -> None:
+        """Wait in IDLE until the next pass (the caller checks the server offers IDLE)."""
+        forget_unsolicited(self.client)
+        self.client.idle()
+        self.parked = True
+
+    def refresh(self) -> None:
+        """Ask what changed since the last pass (DONE when parked, then NOOP): the count
+        follows the EXISTS and EXPUNGE answers. A folder deleted under the connection ends it
+        (Dovecot says BYE and disconnects, or NO): this raises, and the caller opens it anew.
+        A dead connection raises too (DONE and NOOP read the server's answer)."""
+        # counts the server sent during the last pass's commands: newer than `exists`, but
+        # imaplib keeps them apart from the expunges, out of order, so they only raise it
+        during = unsolicited(self.client).get("EXISTS")
+        if during:
+            self.exists = max(self.exists, int(during[-1]))
+        forget_unsolicited(self.client)
+        answers = []
+        if self.parked:
+            self.parked = False
+            answers += self.client.idle_done()[1]
+        # Dovecot tells an IDLE session of new mail only after a moment (0.5 s), and at the end
+        # of IDLE does not sync at all: NOOP syncs now (at once, when IDLE already did)
+        answers += self.client.noop()[1]
+        check(answers, self.validity)
+        for answer in answers:
+            if len(answer) > 1 and answer[1] == b"EXISTS":
+                self.exists = int(answer[0])
+            elif len(answer) > 1 and answer[1] == b"EXPUNGE":
+                self.exists = max(self.exists - 1, 0)
+        forget_unsolicited(self.client)
+
+
+def check(answers: list[Any], validity: int | None = None) -> None:
+    """Raise FolderLost when untagged `answers` say the selected folder is gone or changed."""
+    for answer in answers:
+        if not answer or not isinstance(answer[0], bytes):
+            continue  # a count: "n EXISTS", "n EXPUNGE", "n FETCH (...)"
+        text = answer[1] if len(answer) > 1 and isinstance(answer[1], bytes) else b""
+        if answer[0].upper() in _TROUBLE:
+            raise FolderLost(text.decode("ascii", "replace")[:200] or answer[0].decode())
+        found = re.match(rb"\[UIDVALIDITY (\d+)\]", text)
+        if found and validity is not None and int(found.group(1)) != validity:
+            raise FolderLost(f"UIDVALIDITY is now {int(found.group(1))}")
+
+
+def unsolicited(client: IMAPClient) -> dict[str, list[Any]]:
+    """The untagged responses imaplib keeps for a connection until its next SELECT."""
+    kept: dict[str, list[Any]] = client._imap.untagged_responses  # imapclient has no accessor
+    return kept
+
+
+def forget_unsolicited(client: IMAPClient) -> None:
+    """Drop what a connection was told on the side (new counts, other clients' flag changes):
+    on a folder that stays selected imaplib would keep it for good, and hand a stale FETCH of
+    another message to the next fetch."""
+    unsolicited(client).clear()

@@ -1,0 +1,213 @@
+"""The folders a pass reads stay selected on connections of their own between passes, waiting
+in IDLE (against a real Dovecot): new mail is found and answered once, and a restarted server,
+a folder deleted under the connection or trouble during IDLE open the folder again."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import Dovecot, SmtpSink
+from test_imap import imap_config, kept_bot, replies_to, vague
+
+from benchmarks.measure import counting_commands
+from bot.adapters.imap import ImapMailbox
+from bot.adapters.imap_folder import FolderLost, check
+from bot.config import Config, ImapConfig
+
+
+@pytest.fixture
+def config(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> Config:
+    """The example config, reading Dovecot's INBOX (Sent for context), replying through the
+    SMTP sink."""
+    return imap_config(tmp_path, dovecot, smtp_sink, monkeypatch)
+
+
+def test_mail_between_passes_is_found_on_the_kept_connections_and_answered_once(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """Passes of one bot open Sent and INBOX once (nothing to search while they are empty)
+    and leave them waiting in IDLE; later passes end the IDLE and never open them again: mail
+    that arrives in between is found, answered once, and the copy appended to Sent on the
+    other connection unselects neither; a person reading the mail in between changes nothing,
+    and the bot never sets a flag."""
+    with kept_bot(config) as bot:
+        with counting_commands() as first:
+            assert bot.run_once().rows == []
+        assert first.names.count("EXAMINE") == 2 and "UID SEARCH" not in first.names
+        assert first.names.count("IDLE") == 2
+        dovecot.deliver(vague("Re: Quote Q-1301"))
+        with counting_commands() as second:
+            assert [row.action for row in bot.run_once().rows] == ["clarify"]
+        uid = next(iter(dovecot.flags()))
+        with dovecot.connect() as person:  # reads the first message while the bot waits
+            person.select_folder("INBOX")
+            person.add_flags([uid], [b"\\Seen"])
+        dovecot.deliver(vague("Re: Quote Q-1302"))
+        before = dovecot.flags()
+        with counting_commands() as third:
+            rows = bot.run_once().rows
+        assert [row.action for row in rows if row.action != "ignore"] == ["clarify"]
+        assert bot.run_once().rows == []  # the bot's copy in Sent was read by the third pass
+    for names in (second.names, third.names):
+        assert "EXAMINE" not in names and names.count("DONE") == names.count("IDLE") == 2
+    assert dovecot.flags() == before
+    assert len(smtp_sink.received) == 2 and len(set(replies_to(smtp_sink))) == 2
+    assert len(dovecot.messages("Sent")) == 2
+
+
+@pytest.mark.parametrize("graceful", [False, True], ids=["killed", "graceful"])
+def test_a_server_restart_between_passes_is_survived(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, graceful: bool
+) -> None:
+    """The server restarts between two passes (killed: the connections just drop; graceful:
+    Dovecot says BYE first): the next pass replaces each kept connection once, answers the
+    mail that came meanwhile and files its copy; nothing is answered twice."""
+    with kept_bot(config) as bot:
+        dovecot.deliver(vague("Re: Quote Q-1401"))
+        assert len(bot.run_once().rows) == 1
+        dovecot.restart(graceful=graceful)
+        dovecot.deliver(vague("Re: Quote Q-1402"))
+        rows = bot.run_once().rows
+        assert [row.action for row in rows if row.action != "ignore"] == ["clarify"]
+        assert bot.run_once().rows == []
+    assert len(smtp_sink.received) == 2 and len(set(replies_to(smtp_sink))) == 2
+    assert len(dovecot.messages("Sent")) == 2
+
+
+def test_idle_keeps_its_folder_selected_between_waits(config: Config, dovecot: Dovecot) -> None:
+    """The IDLE connection opens the quotes folder once; later waits go straight into IDLE
+    (a new EXAMINE would make the server sync the whole folder after each new message)."""
+    mailbox = ImapMailbox(config.mailbox)
+    try:
+        with counting_commands() as log:
+            mailbox.wait(0.3)
+            dovecot.deliver(vague())
+            mailbox.wait(10)
+            mailbox.wait(0.3)
+    finally:
+        mailbox.close()
+    assert log.names.count("EXAMINE") == 1 and log.names.count("IDLE") == 3
+
+
+def test_a_folder_deleted_under_idle_ends_the_wait(config: Config, dovecot: Dovecot) -> None:
+    """Deleted and made again while the IDLE connection is on it, the folder would never
+    report new mail again on that connection (Dovecot says "NO Internal error" and serves
+    stale state): the wait ends with a MailboxError, and the next wait opens it anew."""
+    quotes = ImapConfig(kind="imap", server=config.mailbox.server, folder="Quotes")  # type: ignore[union-attr]
+    dovecot.deliver(vague(), folder="Quotes")
+    mailbox = ImapMailbox(quotes)
+    outcome: list[BaseException | None] = []
+
+    def waiting() -> None:
+        try:
+            mailbox.wait(30)
+            outcome.append(None)
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=waiting, daemon=True)
+    try:
+        thread.start()
+        thread.join(1.0)  # IDLE is waiting
+        with dovecot.connect() as client:
+            client.delete_folder("Quotes")
+        dovecot.deliver(vague(), folder="Quotes")
+        thread.join(20)
+        assert outcome and outcome[0] is not None and "Internal error" in str(outcome[0])
+        mailbox.wait(0.3)  # a fresh connection: the folder opens again
+    finally:
+        mailbox.close()
+
+
+@pytest.mark.parametrize(
+    ("answers", "validity", "lost"),
+    [
+        ([], 7, False),
+        ([(3, b"EXISTS"), (1, b"RECENT"), (2, b"EXPUNGE")], 7, False),
+        ([(2, b"FETCH", (b"FLAGS", (b"\\Seen",)))], 7, False),
+        ([(b"OK", b"Still here")], 7, False),
+        ([(b"OK", b"[UIDVALIDITY 7] UIDs valid")], 7, False),
+        ([(b"OK", b"[UIDVALIDITY 8] UIDs valid")], 7, True),
+        ([(b"OK", b"[UIDVALIDITY 8] UIDs valid")], None, False),
+        ([(b"NO", b"Internal error occurred. Refer to server log")], 7, True),
+        ([(b"BYE", b"IMAP session state is inconsistent, please relogin.")], None, True),
+        ([(b"BAD", b"")], None, True),
+    ],
+    ids=[
+        "nothing",
+        "counts",
+        "flags",
+        "ok",
+        "same-uidvalidity",
+        "new-uidvalidity",
+        "uidvalidity-not-known",
+        "no",
+        "bye",
+        "bad-without-text",
+    ],
+)
+def test_check_says_when_the_selected_folder_is_lost(
+    answers: list[Any], validity: int | None, lost: bool
+) -> None:
+    """Untagged NO, BAD or BYE, or another UIDVALIDITY, mean the folder must be opened
+    again; counts, flag changes and plain OKs do not."""
+    if lost:
+        with pytest.raises(FolderLost):
+            check(answers, validity)
+    else:
+        check(answers, validity)
+
+
+@pytest.mark.parametrize(
+    ("idle", "asks"),
+    [(True, ["DONE", "NOOP", "IDLE"]), (False, ["NOOP"])],
+    ids=["parked", "idle-off"],
+)
+def test_counts_keep_an_emptied_folder_from_being_searched(
+    config: Config, dovecot: Dovecot, idle: bool, asks: list[str]
+) -> None:
+    """The kept connection follows the EXISTS and EXPUNGE its NOOP brings (after the end of
+    IDLE, where IDLE is on): once a person empties the folder a pass only asks, and new mail
+    after that is searched for and found again."""
+    mailbox = ImapMailbox(replace(config.mailbox, sent_folder=None, idle=idle))
+    try:
+        dovecot.deliver(vague())
+        found = list(mailbox.incoming({}))
+        assert len(found) == 1
+        with dovecot.connect() as person:
+            person.select_folder("INBOX")
+            person.delete_messages(person.search(["ALL"]))
+            person.expunge()
+        with counting_commands() as log:
+            assert list(mailbox.incoming({})) == []
+        assert log.names == asks
+        dovecot.deliver(vague("Re: Quote Q-1501"))
+        assert len(list(mailbox.incoming({}))) == 1
+    finally:
+        mailbox.close()
+
+
+def test_a_folder_deleted_under_a_parked_reader_is_opened_again(
+    config: Config, dovecot: Dovecot, smtp_sink: SmtpSink
+) -> None:
+    """Deleted and made again while the pass's connection waits in IDLE on it, the folder is
+    opened again at the next pass (its NOOP brings Dovecot's NO, or its BYE): the new message
+    is answered, the old one, seen before, is not."""
+    quotes = replace(config, mailbox=replace(config.mailbox, folder="Quotes"))
+    old = vague()
+    dovecot.deliver(old, folder="Quotes")
+    with kept_bot(quotes) as bot:
+        assert len(bot.run_once().rows) == 1
+        with dovecot.connect() as client:
+            client.delete_folder("Quotes")
+        dovecot.deliver(old, folder="Quotes")
+        dovecot.deliver(vague("Re: Quote Q-1601"), folder="Quotes")
+        rows = bot.run_once().rows
+        assert [row.action for row in rows if row.action != "ignore"] == ["clarify"]
+    assert len(smtp_sink.received) == 2
