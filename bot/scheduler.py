@@ -71,6 +71,10 @@ class Service:
     idle: ImapMailbox | None = None  # a second connection that waits with IDLE
     clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
     stopping: threading.Event = field(default_factory=threading.Event)
+    # new mail was announced: the pass running now (if any) is followed by another at once.
+    # APScheduler skips a run asked for while the job runs (max_instances=1), so without it
+    # mail that arrived after a pass's search would wait for the next regular pass.
+    _again: threading.Event = field(default_factory=threading.Event)
     _failures: int = 0
     _last_error: str = ""
     _jobs: BackgroundScheduler | None = None
@@ -125,8 +129,16 @@ class Service:
         return f"; the digest at {config.time:%H:%M} on {','.join(config.weekdays)}"
 
     def poll(self) -> RunReport | None:
-        """One pass and its reminders. A lost connection or a refused send is logged once
-        with its cause and retried with backoff; the pass after it re-syncs in full."""
+        """One pass and its reminders, and another at once while new mail was announced
+        during it. A lost connection or a refused send is logged once with its cause and
+        retried with backoff; the pass after it re-syncs in full."""
+        while True:
+            self._again.clear()
+            report = self._poll_once()
+            if report is None or not self._again.is_set() or self.stopping.is_set():
+                return report
+
+    def _poll_once(self) -> RunReport | None:
         if self.stopping.is_set():
             return None
         try:
@@ -190,6 +202,7 @@ class Service:
             self._poll_now(scheduler)
 
     def _poll_now(self, scheduler: BackgroundScheduler) -> None:
+        self._again.set()
         if not self.stopping.is_set():
             job = scheduler.get_job("poll")
             if job is not None:

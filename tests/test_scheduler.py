@@ -89,7 +89,7 @@ class SlowBot:
         with self.lock:
             self.running -= 1
             self.passes += 1
-        return type("Report", (), {"rows": [], "replies": [], "failed": 0})()
+        return type("Report", (), {"handled": 0, "rows": [], "replies": [], "failed": 0})()
 
     def nudge(self) -> int:
         return 0
@@ -109,6 +109,25 @@ def test_passes_never_overlap() -> None:
     finally:
         scheduler.shutdown(wait=True)
     assert slow.passes >= 3 and slow.most == 1
+
+
+def test_new_mail_announced_during_a_pass_gets_a_pass_at_once() -> None:
+    """IDLE's notice while a pass runs (the mail came after its search) brings the next pass
+    as soon as this one ends, not a poll interval later; passes still never overlap."""
+    slow = SlowBot(seconds=1.0)
+    service = Service(bot=cast(Bot, slow), poll_seconds=3600)
+    scheduler = service._jobs = service._scheduler()
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while slow.running == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        service._poll_now(scheduler)  # what the IDLE watcher does on EXISTS
+        while slow.passes < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert slow.passes == 2 and slow.most == 1
 
 
 def _many(folder: Path, copies: int) -> int:
