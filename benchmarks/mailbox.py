@@ -114,10 +114,9 @@ def bot_config(
     since: datetime,
     folder: str = "INBOX",
     outbox: Path | ServerSettings,
-    idle: bool = True,
 ) -> Path:
     """A quotebot.toml for the bench servers: the bench's customers and contacts, replies to a
-    Maildir folder or through an SMTP server; `idle` false keeps the bot from using IDLE."""
+    Maildir folder or through an SMTP server."""
     if isinstance(outbox, Path):
         out = f'kind = "maildir"\npath = "{outbox}"'
     else:
@@ -138,7 +137,6 @@ security = "none"
 username = "{imap.username}"
 password_env = "{PASSWORD_ENV}"
 folder = "{folder}"
-idle = {str(idle).lower()}
 [outbox]
 {out}
 [database]

@@ -180,15 +180,15 @@ def decisions(database: Path) -> dict[str, int]:
 
 @dataclass
 class CommandLog:
-    """The IMAP commands sent while it is active, by name ("UID SEARCH", "EXAMINE", "DONE"...)."""
+    """The IMAP commands sent while it is active, by name ("UID SEARCH", "EXAMINE", ...)."""
 
     names: list[str] = field(default_factory=list)
 
 
 @contextmanager
 def counting_commands() -> Iterator[CommandLog]:
-    """Count every tagged IMAP command any imapclient connection sends (each one takes a new
-    tag from imaplib, and its first line starts with that tag), and the DONE that ends IDLE."""
+    """Count every tagged IMAP command any imapclient connection sends: each one takes a new
+    tag from imaplib, and its first line starts with that tag."""
     commands = CommandLog()
     imap4: Any = imaplib.IMAP4  # patched for the duration: imaplib has no hook for this
     new_tag, send = imap4._new_tag, imap4.send
@@ -201,9 +201,7 @@ def counting_commands() -> Iterator[CommandLog]:
 
     def counted_send(imap: imaplib.IMAP4, data: bytes) -> None:
         tag = pending.get(id(imap))
-        if data == b"DONE\r\n":  # ends IDLE: no tag of its own, but a line the server reads
-            commands.names.append("DONE")
-        elif tag is not None and data.startswith(tag + b" "):
+        if tag is not None and data.startswith(tag + b" "):
             del pending[id(imap)]
             words = data[len(tag) :].split()
             name = words[:2] if words[0].upper() == b"UID" and len(words) > 1 else words[:1]

@@ -7,10 +7,9 @@ handled, a UIDVALIDITY change re-scans without answering twice, and `UID n:*` re
 message again is filtered out here.
 
 Each folder a pass reads keeps a connection of its own, opened once with EXAMINE and left
-selected between passes, waiting in IDLE where the server offers it: a later pass ends the
-IDLE (or sends NOOP) to learn what is new, so the server syncs only the change (a fresh
-EXAMINE of a big Maildir folder after new mail takes it 0.1 to 0.7 s). Appends and look-ups
-in other folders go over one more connection, so they never unselect a reader.
+selected between passes: a later pass asks with NOOP what is new, so the server syncs only the
+change (a fresh EXAMINE of a big Maildir folder after new mail takes it 0.1 to 0.7 s). Appends
+and look-ups in other folders go over one more connection, so they never unselect a reader.
 """
 
 from __future__ import annotations
@@ -130,12 +129,8 @@ class ImapMailbox:
 
     def _drop_reader(self, folder: str) -> None:
         reader = self._readers.pop(folder, None)
-        if reader is None:
-            return
-        if reader.parked:  # LOGOUT inside IDLE would be taken for a bad DONE
-            with suppress(Exception):
-                reader.client.idle_done()
-        _close(reader.client)
+        if reader is not None:
+            _close(reader.client)
 
     def _fail(self, doing: str, exc: BaseException, *, folder: str | None = None) -> MailboxError:
         """Drop the connection that failed (the reader of `folder`, else the one for appends
@@ -198,11 +193,11 @@ class ImapMailbox:
                     cursor.uidvalidity,
                     validity,
                 )
-            uids: list[int] = []
-            if reader.exists:
-                # "UID n:*" always answers with the highest UID, even below n: filter here
-                found = reader.client.search(["UID", f"{last + 1}:*"])
-                uids = sorted(u for u in found if u > last)
+            if reader.exists == 0:
+                return
+            # "UID n:*" always answers with the highest UID, even below n: filter here
+            found = reader.client.search(["UID", f"{last + 1}:*"])
+            uids = sorted(u for u in found if u > last)
         except _ERRORS as exc:
             raise self._fail(f"cannot open folder {folder}", exc, folder=folder) from None
         size = self.config.batch_size
@@ -216,16 +211,6 @@ class ImapMailbox:
                     truncated=truncated,
                     folder_role="sent" if folder == self.config.sent_folder else "inbox",
                 )
-        self._park(folder, reader)
-
-    def _park(self, folder: str, reader: KeptFolder) -> None:
-        """Leave a folder read to its end waiting in IDLE until the next pass, where the
-        server offers IDLE and `idle` is on; if that fails, the next pass opens it again."""
-        try:
-            if self.config.idle and b"IDLE" in reader.client.capabilities():
-                reader.park()
-        except _ERRORS:
-            self._drop_reader(folder)
 
     def _reader(self, folder: str) -> KeptFolder:
         """The folder's own connection, selected read-only (EXAMINE) the first time and asked

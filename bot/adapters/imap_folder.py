@@ -3,11 +3,6 @@
 A fresh EXAMINE makes the server open the folder again: Dovecot re-syncs a Maildir folder of
 100,000 messages after new mail in 0.1 to 0.7 s. A connection that stays on the folder asks
 with NOOP instead, and the server syncs only what changed (0.5 ms when nothing did).
-
-Where the server offers IDLE, the connection waits in IDLE between passes ("parked"): the
-server then syncs it as mail arrives, not when the next pass asks. On Dovecot each session
-re-reads a big Maildir folder's index of file names for new mail (0.3 s at 100,000 messages),
-and the pass after an IDLE wake-up would otherwise start that only when it fetches the mail.
 """
 
 from __future__ import annotations
@@ -35,7 +30,6 @@ class KeptFolder:
     client: IMAPClient
     validity: int  # UIDVALIDITY when selected; a change ends the selection (FolderLost)
     exists: int  # messages in the folder, never below the true count (0: nothing to search)
-    parked: bool = False  # waiting in IDLE until the next pass
 
     @classmethod
     def examine(cls, client: IMAPClient, folder: str) -> KeptFolder:
@@ -44,30 +38,17 @@ class KeptFolder:
         forget_unsolicited(client)
         return cls(client, int(info[b"UIDVALIDITY"]), int(info.get(b"EXISTS", 1)))
 
-    def park(self) -> None:
-        """Wait in IDLE until the next pass (the caller checks the server offers IDLE)."""
-        forget_unsolicited(self.client)
-        self.client.idle()
-        self.parked = True
-
     def refresh(self) -> None:
-        """Ask what changed since the last pass (DONE when parked, then NOOP): the count
-        follows the EXISTS and EXPUNGE answers. A folder deleted under the connection ends it
-        (Dovecot says BYE and disconnects, or NO): this raises, and the caller opens it anew.
-        A dead connection raises too (DONE and NOOP read the server's answer)."""
+        """Ask what changed since the last pass (NOOP): the count follows the EXISTS and
+        EXPUNGE answers. A folder deleted under the connection ends it (Dovecot says BYE and
+        disconnects; other servers answer NO): this raises, and the caller opens it anew."""
         # counts the server sent during the last pass's commands: newer than `exists`, but
         # imaplib keeps them apart from the expunges, out of order, so they only raise it
         during = unsolicited(self.client).get("EXISTS")
         if during:
             self.exists = max(self.exists, int(during[-1]))
         forget_unsolicited(self.client)
-        answers = []
-        if self.parked:
-            self.parked = False
-            answers += self.client.idle_done()[1]
-        # Dovecot tells an IDLE session of new mail only after a moment (0.5 s), and at the end
-        # of IDLE does not sync at all: NOOP syncs now (at once, when IDLE already did)
-        answers += self.client.noop()[1]
+        _text, answers = self.client.noop()
         check(answers, self.validity)
         for answer in answers:
             if len(answer) > 1 and answer[1] == b"EXISTS":
