@@ -89,12 +89,16 @@ def prepare_many(
 
 @dataclass
 class _Chunk:
-    """Messages handed to the pool together: their future, or their results once the pass
-    has done them itself."""
+    """Messages handed on together: to the pool (`future`), or done by the pass itself
+    (`results`); neither while it waits for one of the two."""
 
     items: list[Incoming]
-    future: Future[list[Parsed]] | None
+    future: Future[list[Parsed]] | None = None
     results: list[Parsed] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.future is None and self.results is None
 
     def work(self) -> list[tuple[bytes, bool]]:
         return [(i.raw, i.folder_role == "sent") for i in self.items]
@@ -117,11 +121,13 @@ def parse_ahead(
     are parsed inline (a pass that finds a few new messages starts no process); past them,
     `workers` processes parse them in chunks of `chunk`, at most `window` messages ahead (and
     the chunk being gathered), and analyse them with the rules of `rules_dir`
-    (`own_addresses`: the shop's). While the pass waits for a chunk, it takes a chunk the
-    pool has not started and does it itself, so the pass's own core parses too when the
-    workers are behind (on 2 cores: one worker, and no core idle). `executor` replaces the
-    pool; `max_bytes` is the parser's size cap ([mailbox] max_message_bytes); `rules`: those
-    of `rules_dir`, already loaded (the pass's own)."""
+    (`own_addresses`: the shop's). The pool is handed one chunk more than it has workers (a
+    worker never waits for the pass); the others wait here, and while the pass waits for the
+    pool it does them itself, so its own core parses too when the workers are behind (on 2
+    cores: one worker, and no core idle). Nothing handed to the pool is taken back: a
+    cancelled future breaks Python 3.11's clean-up of a pool whose worker died. `executor`
+    replaces the pool; `max_bytes` is the parser's size cap ([mailbox] max_message_bytes);
+    `rules`: those of `rules_dir`, already loaded (the pass's own)."""
     source = iter(items)
     for _ in range(start_after):
         item = next(source, None)
@@ -150,15 +156,16 @@ def parse_ahead(
             gathered.append(item)
             if len(gathered) < chunk:
                 continue
-            ahead.append(_submit(pool, gathered, max_bytes))
+            ahead.append(_Chunk(gathered))
             gathered = []
+            _feed(pool, ahead, workers + 1, max_bytes)
             while len(ahead) * chunk > window:
-                yield from _done(ahead, max_bytes, setup, tally)
+                yield from _done(pool, ahead, workers + 1, max_bytes, setup, tally)
         if gathered:
-            ahead.append(_submit(pool, gathered, max_bytes))
+            ahead.append(_Chunk(gathered))
             gathered = []
         while ahead:
-            yield from _done(ahead, max_bytes, setup, tally)
+            yield from _done(pool, ahead, workers + 1, max_bytes, setup, tally)
     except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on inline
         log.warning("the parsing processes stopped (%s); parsing in the pass", exc)
         left = [*(i for c in ahead for i in c.items), *gathered]
@@ -166,9 +173,9 @@ def parse_ahead(
         for item in itertools.chain(left, source):
             yield item, parse(item.raw, max_bytes)
     finally:
-        for waiting in ahead:
-            if waiting.future is not None:
-                waiting.future.cancel()
+        for unread in ahead:
+            if unread.future is not None:
+                unread.future.cancel()
         if executor is None:
             pool.shutdown(wait=True, cancel_futures=True)
         log.info(
@@ -184,30 +191,40 @@ class _Tally:
     stolen: int = 0  # of them, parsed by the pass itself
 
 
-def _submit(pool: Executor, items: list[Incoming], max_bytes: int) -> _Chunk:
-    chunk = _Chunk(items, None)
-    chunk.future = pool.submit(prepare_many, chunk.work(), max_bytes)
-    return chunk
+def _feed(pool: Executor, ahead: deque[_Chunk], limit: int, max_bytes: int) -> None:
+    """Hand waiting chunks to the pool, oldest first, until `limit` are in its hands."""
+    busy = sum(1 for c in ahead if c.future is not None and not c.future.done())
+    for chunk in ahead:
+        if busy >= limit:
+            return
+        if chunk.waiting:
+            chunk.future = pool.submit(prepare_many, chunk.work(), max_bytes)
+            busy += 1
 
 
 def _done(
+    pool: Executor,
     ahead: deque[_Chunk],
+    limit: int,
     max_bytes: int,
     setup: tuple[Rules, frozenset[str]] | None,
     tally: _Tally,
 ) -> Iterator[tuple[Incoming, Parsed]]:
     """The oldest chunk's items with their results; it leaves `ahead` once its results are
     in (a broken pool leaves it there, for the pass to parse). Until the pool has them, the
-    pass does chunks the pool has not started, oldest first."""
+    pass does the chunks still waiting, oldest first."""
     oldest = ahead[0]
-    while oldest.future is not None and not oldest.future.done():
-        spare = next((c for c in ahead if c.future is not None and c.future.cancel()), None)
+    while oldest.results is None:
+        _feed(pool, ahead, limit, max_bytes)
+        if oldest.future is not None and oldest.future.done():
+            break
+        spare = next((c for c in ahead if c.waiting), None)
         if spare is None:
-            break  # every chunk left is in a worker's hands: wait for the oldest
-        spare.future = None
+            break  # every chunk left is in the pool's hands: wait for the oldest
         spare.results = prepare_many(spare.work(), max_bytes, setup)
         tally.stolen += len(spare.items)
-    if oldest.future is not None:
+    if oldest.results is None:
+        assert oldest.future is not None
         try:
             oldest.results = oldest.future.result()
         except BrokenExecutor:
@@ -217,5 +234,4 @@ def _done(
             oldest.results = [parse(item.raw, max_bytes) for item in oldest.items]
     ahead.popleft()
     tally.ahead += len(oldest.items)
-    assert oldest.results is not None
     yield from zip(oldest.items, oldest.results, strict=True)

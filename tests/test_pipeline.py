@@ -3,6 +3,8 @@ them held at once, and a backlog pass holds a bounded number of messages whateve
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -21,7 +23,7 @@ from bot.decide import Context, analyse, decide
 from bot.errors import MessageError
 from bot.model import Cursor, Incoming, ThreadState
 from bot.parse import parse_message
-from bot.pipeline import CHUNK, WINDOW, parse, parse_ahead
+from bot.pipeline import CHUNK, WINDOW, parse, parse_ahead, start_worker
 from bot.rules import Rules, load_rules
 from bot.service import KEPT_ROWS, Bot, Row, RunReport
 
@@ -103,28 +105,34 @@ def test_at_most_a_window_of_messages_is_taken_ahead(window: int, chunk: int) ->
     assert min(window, chunk) <= most <= window + chunk - 1
 
 
-def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(rules: Rules) -> None:
-    """With the pool's only worker held busy, the pass does every chunk itself, parsed and
-    analysed as a worker would, in order: a core is never left waiting on the other."""
-    items = _items(30)
+def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(
+    rules: Rules, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the pool's only worker held busy, the pool is handed two chunks and the pass does
+    the others itself, parsed and analysed as a worker would, and all come back in order: a
+    core is never left waiting on the other."""
+    items = _items(30)  # 31 with the broken one: 2 inline, then chunks of 8, 8, 8 and 5
     own = frozenset({"quotes@printshop.example"})
     release = threading.Event()
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(release.wait, 30)  # the only worker is busy until the end
-        got = []
-        for item, parsed in parse_ahead(
-            items,
-            workers=1,
-            start_after=2,
-            executor=pool,
-            rules_dir=rules.source,
-            own_addresses=own,
-            rules=rules,
-        ):
-            got.append((item, parsed))
-        still_busy = not release.is_set()
-        release.set()
-    assert still_busy
+    # a thread stands in for the worker process; its set-up is this process's, undone below
+    pool = ThreadPoolExecutor(1, initializer=start_worker, initargs=(rules.source, own))
+    try:
+        with pool, caplog.at_level(logging.INFO, logger="bot.pipeline"):
+            pool.submit(release.wait, 30)  # the only worker is busy until the timer below
+            threading.Timer(1.0, release.set).start()
+            got = list(
+                parse_ahead(
+                    items,
+                    workers=1,
+                    start_after=2,
+                    executor=pool,
+                    rules_dir=rules.source,
+                    own_addresses=own,
+                    rules=rules,
+                )
+            )
+    finally:
+        start_worker(None, frozenset())
     assert [item.key for item, _ in got] == [item.key for item in items]
     for item, parsed in got[2:-1]:
         assert not isinstance(parsed, MessageError)
@@ -132,6 +140,23 @@ def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(rules: Rules) ->
         assert message == parse_message(item.raw)
         assert analysis == analyse(message, rules, shop=message.from_addr in own)
     assert isinstance(got[-1][1], MessageError)
+    assert "29 messages parsed ahead, 13 of them by the pass while it waited" in caplog.text
+
+
+def test_a_worker_killed_mid_pass_with_chunks_in_the_pass_loses_nothing(rules: Rules) -> None:
+    """A worker killed while chunks wait in the pass and others are in the pool: the pass goes
+    on inline and every item comes back once, in order."""
+    items = _items(40)
+    got = []
+    for item, parsed in parse_ahead(items, workers=1, start_after=2, rules_dir=rules.source):
+        got.append((item, parsed))
+        if len(got) == 12:
+            for child in multiprocessing.active_children():
+                child.kill()
+    assert [item.key for item, _ in got] == [item.key for item in items]
+    for item, parsed in got[:-1]:
+        assert not isinstance(parsed, MessageError)
+        assert parsed[0] == parse_message(item.raw)
 
 
 class _CountingSource:
