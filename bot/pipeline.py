@@ -168,9 +168,12 @@ def parse_ahead(
             yield from _done(pool, ahead, workers + 1, max_bytes, setup, tally)
     except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on inline
         log.warning("the parsing processes stopped (%s); parsing in the pass", exc)
-        left = [*(i for c in ahead for i in c.items), *gathered]
+        left = list(ahead)
         ahead.clear()
-        for item in itertools.chain(left, source):
+        for unread in left:  # what the pass had done already is not parsed again
+            done = unread.results or [parse(i.raw, max_bytes) for i in unread.items]
+            yield from zip(unread.items, done, strict=True)
+        for item in itertools.chain(gathered, source):
             yield item, parse(item.raw, max_bytes)
     finally:
         for unread in ahead:
