@@ -312,8 +312,9 @@ def _html_body(html: list[str]) -> str:
     return html_to_text("\n".join(html)[:MAX_HTML_CHARS])
 
 
-def _from_mailparser(raw: bytes) -> tuple[StdMessage, list[str], list[str], list[Attachment]]:
-    parsed = mailparser.parse_from_bytes(raw)
+def _from_mailparser(std: StdMessage) -> tuple[list[str], list[str], list[Attachment]]:
+    """Body text and attachments by mail-parser's walk over the parsed message."""
+    parsed = mailparser.MailParser(std)
     attachments = [
         Attachment(
             filename=str(a.get("filename") or ""),
@@ -322,7 +323,7 @@ def _from_mailparser(raw: bytes) -> tuple[StdMessage, list[str], list[str], list
         )
         for a in parsed.attachments
     ]
-    return parsed.message, list(parsed.text_plain), list(parsed.text_html), attachments
+    return list(parsed.text_plain), list(parsed.text_html), attachments
 
 
 def _with_pdf_text(std: StdMessage, attachments: list[Attachment]) -> list[Attachment]:
@@ -357,29 +358,32 @@ def _header_value(name: str, value: str) -> str:
     return _scrub(clean_header(text))
 
 
-def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+def parse_message(
+    raw: bytes,
+    *,
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    own: frozenset[str] = frozenset(),
+    sent: bool = False,
+) -> Message:
     """Parse one message; raises MessageError when nothing usable can be read. The work is
     bounded: see `bounded` for the bytes parsed and bot.sentences.clip_text for the text kept.
-    A message past `max_bytes` is read from its header and the start of its body."""
+    A message past `max_bytes` is read from its header and the start of its body.
+
+    The shop's own mail (from one of `own`, or `sent`: in the shop's sent folder) is thread
+    context only, never a statement: its text is read by the standard library's walk alone.
+    Everyone else's goes through mail-parser's, which costs twice the standard parse and
+    reads what the bot decides from (attachments, inline parts, broken charsets)."""
     if not raw or raw.isspace():  # not raw.strip(): that copies a 50 MB message
         raise MessageError("empty message")
     data, cuts = bounded(raw, max_bytes)
     try:
-        return _parse(data, cuts)
+        return _parse(data, cuts, own, sent)
     except Exception as exc:  # a parser bug on one hostile message is that message's error
         raise MessageError(f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _parse(raw: bytes, cuts: tuple[str, ...]) -> Message:
-    try:
-        std, plain, html, attachments = _from_mailparser(raw)
-    except Exception as exc:  # mail-parser raises many kinds on bad input; fall back
-        log.debug(
-            "mail-parser failed (%s); falling back to the standard library", type(exc).__name__
-        )
-        std = email.message_from_bytes(raw, policy=email.policy.compat32)
-        plain, html, attachments = _body_from_std(std)
-    attachments = _with_pdf_text(std, attachments)
+def _parse(raw: bytes, cuts: tuple[str, ...], own: frozenset[str], sent: bool) -> Message:
+    std = email.message_from_bytes(raw, policy=email.policy.compat32)  # as mail-parser does
     headers = tuple((str(k).lower(), _header_value(str(k), str(v))) for k, v in std.raw_items())
     values = dict(reversed(headers))  # the first of a repeated header (Message-ID) wins
 
@@ -387,6 +391,18 @@ def _parse(raw: bytes, cuts: tuple[str, ...]) -> Message:
         return values.get(name)
 
     from_name, from_addr = parse_address(get("from") or "")
+    if sent or from_addr in own:
+        plain, html, attachments = _body_from_std(std)
+    else:
+        try:
+            plain, html, attachments = _from_mailparser(std)
+        except Exception as exc:  # mail-parser raises many kinds on bad input; fall back
+            log.debug(
+                "mail-parser failed (%s); falling back to the standard library",
+                type(exc).__name__,
+            )
+            plain, html, attachments = _body_from_std(std)
+    attachments = _with_pdf_text(std, attachments)
     if _has_attached_message(std):
         text, from_html = _text_with_attached_messages(std)
     else:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+import bot.parse
 from bot.errors import MessageError
 from bot.parse import html_to_text, parse_address, parse_message
 
@@ -227,3 +229,60 @@ def test_raw_8bit_headers_are_decoded(raw_subject: bytes, expected: str) -> None
         b"From: a@acme.example\r\nSubject: " + raw_subject + b"\r\nMessage-ID: <8@a>\r\n\r\nok\r\n"
     )
     assert parse_message(raw).subject == expected
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "mailbox"
+SHOP = frozenset({"quotes@printshop.example"})
+
+
+def _counting_mail_parser(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = bot.parse.mailparser.MailParser
+
+    def counted(message: object) -> object:
+        calls.append(1)
+        return real(message)
+
+    monkeypatch.setattr(bot.parse.mailparser, "MailParser", counted)
+    return calls
+
+
+def test_the_shops_own_mail_is_read_without_mail_parsers_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shop's own mail (by From, or in the sent folder) is thread context only: its text
+    comes from the standard library's walk, and only others' mail pays for mail-parser's."""
+    mail = [p.read_bytes() for p in sorted(EXAMPLES.glob("*/*"))]
+    mail = [raw for raw in mail if raw.strip()]  # the examples hold an empty file on purpose
+    full = {raw: parse_message(raw) for raw in mail}
+    shop = [raw for raw in mail if full[raw].from_addr in SHOP]
+    others = [raw for raw in mail if raw not in shop]
+    assert len(shop) >= 10 and len(others) >= 10
+    calls = _counting_mail_parser(monkeypatch)
+    for raw in shop:
+        assert parse_message(raw, own=SHOP) == full[raw]
+    for raw in others:
+        assert parse_message(raw, sent=True).text == full[raw].text
+    assert calls == []
+    for raw in others:
+        assert parse_message(raw, own=SHOP) == full[raw]
+    assert len(calls) == len(others)
+
+
+@pytest.mark.corpus
+def test_the_lean_walk_reads_every_corpus_file(corpora: Path) -> None:
+    """Malformed MIME and bad charsets through the standard library's walk alone: a Message
+    or a MessageError, never another exception, and most texts as mail-parser reads them."""
+    files = sorted(p for p in corpora.rglob("*") if p.is_file() and p.suffix != ".md")
+    same = 0
+    for path in files:
+        raw = path.read_bytes()
+        try:
+            lean = parse_message(raw, sent=True)
+        except MessageError:
+            continue
+        try:
+            same += lean.text == parse_message(raw).text
+        except MessageError:
+            continue
+    assert same >= 0.9 * len(files), (same, len(files))
