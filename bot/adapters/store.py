@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Index, bindparam, event, insert, inspect, text
+from sqlalchemy import Index, event, insert, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, Result
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
+from bot.adapters.batch_reads import BatchReads
 from bot.errors import RaceLostError, StoreError
 from bot.model import Cursor, Decision, ThreadState
 from bot.nudge import Awaiting
@@ -32,15 +33,6 @@ log = logging.getLogger(__name__)
 BATCH_RECORDS = 200  # a batch is committed at this many records ...
 BATCH_SECONDS = 1.0  # ... or this long after its first one
 STATES_KEPT = 256  # thread states a batch remembers past its commits (a backlog's open threads)
-# A batch's per-message reads, on one connection as plain SQL: a tenth of the ORM's cost
-_SEEN = text(
-    "SELECT 1 FROM messagerecord WHERE message_id = :id AND mailbox = :mailbox"
-    " UNION ALL SELECT 1 FROM replyrecord WHERE reply_message_id = :id AND mailbox = :mailbox"
-    " LIMIT 1"
-)
-_LINKS = text(
-    "SELECT message_id, thread_key FROM threadlink WHERE mailbox = :mailbox AND message_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
 
 
 class MessageRecord(SQLModel, table=True):
@@ -275,7 +267,7 @@ class _Batch:
     them until they are (Store.batch)."""
 
     started: float = 0.0
-    reader: Connection | None = None  # the batch's reads (seen, thread_of, thread)
+    reader: BatchReads | None = None  # the batch's reads (seen, thread_of, thread)
     messages: list[dict[str, Any]] = field(default_factory=list)  # MessageRecord's columns
     threads: dict[str, tuple[ThreadState, str, datetime]] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
@@ -412,8 +404,7 @@ class Store:
         if self._batch is not None:
             if message_id in self._batch.ids:
                 return True
-            found = self._read(_SEEN, {"id": message_id, "mailbox": self.mailbox}).first()
-            return found is not None
+            return self._reads().seen(message_id)
         with Session(self.engine) as session:
             inbound = (
                 select(MessageRecord.id)
@@ -432,8 +423,7 @@ class Store:
         if not ids:
             return {}
         if self._batch is not None:
-            rows = self._read(_LINKS, {"ids": list(ids), "mailbox": self.mailbox})
-            found = {row.message_id: row.thread_key for row in rows}
+            found = self._reads().links(ids)
             pending = self._batch.links  # links stored first win, as in record()
             return found | {i: pending[i] for i in ids if i in pending and i not in found}
         with Session(self.engine) as session:
@@ -453,9 +443,7 @@ class Store:
             if key in self._batch.states:
                 self._batch.states.move_to_end(key)
                 return self._batch.states[key]
-            table: Any = ThreadRecord.__table__  # type: ignore[attr-defined]
-            query = select(table).where(table.c.mailbox == self.mailbox).where(table.c.key == key)
-            row = self._read(query).first()
+            row = self._reads().thread(key)
             if row is not None:
                 self._batch.keep(_state(key, row))
                 return self._batch.states[key]
@@ -894,15 +882,15 @@ class Store:
                     self._batch.reader.close()
                 self._batch = None
 
-    def _read(self, query: Any, params: dict[str, Any] | None = None) -> Result[Any]:
-        """A read of the batch, on its own connection (opened on the first read)."""
+    def _reads(self) -> BatchReads:
+        """The batch's reads, on their own connection (opened on the first read)."""
         assert self._batch is not None
         if self._batch.reader is None:
-            self._batch.reader = self.engine.connect()
-        try:
-            return self._batch.reader.execute(query, params)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read the database: {_why(exc)}") from None
+            try:
+                self._batch.reader = BatchReads(self.engine, self.mailbox)
+            except SQLAlchemyError as exc:
+                raise StoreError(f"cannot read the database: {_why(exc)}") from None
+        return self._batch.reader
 
     def _add_to_batch(
         self,
@@ -940,7 +928,7 @@ class Store:
         if batch is None:
             return
         if batch.reader is not None:
-            batch.reader.rollback()  # reads see the commits of this store from here on
+            batch.reader.fresh()  # reads see the commits of this store from here on
         if not batch.messages:
             return
         with Session(self.engine) as session:
