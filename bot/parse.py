@@ -45,6 +45,7 @@ _CONTAINER = re.compile(_LINE + rb"content-type:\s*(?:multipart|message)/", re.I
 _BOUNDARY = re.compile(rb'\bboundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 _ODD_BOUNDARY = re.compile(rb"\bboundary\*", re.I)  # RFC 2231-encoded: no client writes it
 _ANY_DELIMITER = re.compile(_LINE + rb"--")
+_PDF_TYPE = re.compile(rb"application/pdf", re.I)  # a PDF part without a .pdf name has it
 
 
 def decode_words(value: str) -> str:
@@ -402,7 +403,8 @@ def _parse(raw: bytes, cuts: tuple[str, ...], own: frozenset[str], sent: bool) -
                 type(exc).__name__,
             )
             plain, html, attachments = _body_from_std(std)
-    attachments = _with_pdf_text(std, attachments)
+    if _PDF_TYPE.search(raw) or any(".pdf" in a.filename.lower() for a in attachments):
+        attachments = _with_pdf_text(std, attachments)  # most mail has no PDF: no second walk
     if _has_attached_message(std):
         text, from_html = _text_with_attached_messages(std)
     else:
