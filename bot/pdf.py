@@ -9,8 +9,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from pypdf import PdfReader, apply_configuration
-
 MAX_BYTES = 10 * 1024 * 1024  # larger PDFs are drawings or scans, not purchase orders
 MAX_PAGES = 4
 MAX_CHARS = 20_000
@@ -45,6 +43,8 @@ def pdf_text(data: bytes, *, clock: Callable[[], float] = time.monotonic) -> str
     Extraction stops after MAX_SECONDS by `clock`, keeping the pages read by then."""
     if not data.startswith(b"%PDF") or len(data) > MAX_BYTES:
         return ""
+    from pypdf import PdfReader, apply_configuration  # 70 ms of start-up: only when a PDF comes
+
     chunks: list[str] = []
     deadline = clock() + MAX_SECONDS
 

@@ -11,12 +11,12 @@ release into a question about authority.
 from __future__ import annotations
 
 import logging
-
-import dkim
-import dns.exception
-import dns.resolver
+from typing import TYPE_CHECKING
 
 from bot.errors import MessageError
+
+if TYPE_CHECKING:
+    import dns.resolver
 
 log = logging.getLogger(__name__)
 MAX_SIGNATURES = 5  # a message with more is not checking its sender; a bound on DNS lookups
@@ -30,8 +30,10 @@ class DkimVerifier:
     """The signing domains (`d=`) of a raw message's DKIM signatures that verify."""
 
     def __init__(self, *, resolver: tuple[str, int] | None = None, timeout: float = 5.0) -> None:
+        import dns.resolver  # here, not at the top: 40 ms of start-up only a DKIM check needs
+
         self.timeout = timeout
-        self._resolver = dns.resolver.Resolver(configure=resolver is None)
+        self._resolver: dns.resolver.Resolver = dns.resolver.Resolver(configure=resolver is None)
         # a shop hears from a few signing domains: a backlog looks each key up once per TTL
         self._resolver.cache = dns.resolver.LRUCache(1_000)
         if resolver is not None:
@@ -41,6 +43,9 @@ class DkimVerifier:
     def _txt(self, name: bytes, timeout: float = 5.0) -> bytes | None:
         """dkimpy's DNS hook: the key record, None when there is none, an error when DNS
         gave no answer at all."""
+        import dns.exception
+        import dns.resolver
+
         try:
             answer = self._resolver.resolve(
                 name.decode("ascii", "replace"), "TXT", lifetime=timeout, raise_on_no_answer=False
@@ -56,6 +61,8 @@ class DkimVerifier:
     def signers(self, raw: bytes) -> tuple[str, ...]:
         """Lower-cased `d=` domains whose signature verifies; raises MessageError when a key
         could not be looked up (DNS down), so the message is tried again later."""
+        import dkim
+
         try:
             checker = dkim.DKIM(raw, timeout=int(self.timeout) or 1)
         except Exception as exc:  # dkimpy's own parser on a hostile message
