@@ -23,7 +23,7 @@ from bot.decide import Context, analyse, decide
 from bot.errors import MessageError
 from bot.model import Cursor, Incoming, ThreadState
 from bot.parse import parse_message
-from bot.pipeline import CHUNK, WINDOW, parse, parse_ahead, start_worker
+from bot.pipeline import CHUNK, POOL_EXTRA, WINDOW, parse, parse_ahead, start_worker
 from bot.rules import Rules, load_rules
 from bot.service import KEPT_ROWS, Bot, Row, RunReport
 
@@ -108,10 +108,11 @@ def test_at_most_a_window_of_messages_is_taken_ahead(window: int, chunk: int) ->
 def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(
     rules: Rules, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With the pool's only worker held busy, the pool is handed two chunks and the pass does
-    the others itself, parsed and analysed as a worker would, and all come back in order: a
-    core is never left waiting on the other."""
-    items = _items(30)  # 31 with the broken one: 2 inline, then chunks of 8, 8, 8 and 5
+    """With the pool's only worker held busy, the pool is handed 1 + POOL_EXTRA chunks and the
+    pass does the others itself, parsed and analysed as a worker would, and all come back in
+    order: a core is never left waiting on the other."""
+    assert POOL_EXTRA == 3  # the counts below: the pool holds 4 chunks of 8
+    items = _items(60)  # 61 with the broken one: 2 inline, then 7 chunks of 8 and one of 3
     own = frozenset({"quotes@printshop.example"})
     release = threading.Event()
     # a thread stands in for the worker process; its set-up is this process's, undone below
@@ -140,7 +141,7 @@ def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(
         assert message == parse_message(item.raw)
         assert analysis == analyse(message, rules, shop=message.from_addr in own)
     assert isinstance(got[-1][1], MessageError)
-    assert "29 messages parsed ahead, 13 of them by the pass while it waited" in caplog.text
+    assert "59 messages parsed ahead, 27 of them by the pass while it waited" in caplog.text
 
 
 def test_a_worker_killed_mid_pass_with_chunks_in_the_pass_loses_nothing(rules: Rules) -> None:
