@@ -13,7 +13,7 @@ from bot.parse import parse_message
 from bot.quote_headers import body, library_header
 from bot.rules import Patterns, Rules, any_match
 from bot.sentences import split_clauses, split_sentences
-from bot.zones import split_zones
+from bot.zones import normalize, split_zones
 
 DATA = Path(__file__).parent / "data"
 
@@ -146,3 +146,15 @@ def test_first_quote_header_is_what_the_library_read_gives(rules: Rules, corpora
             differ.append(text[:80])
     assert differ == [], f"{len(differ)} of {len(bodies)} differ"
     assert sum(bool(library_header(t, languages)) for t in bodies) >= 100  # headers were found
+
+
+def test_normalize_is_the_whitespace_collapse_it_replaced() -> None:
+    """normalize joins str.split() words: what collapsing `\\s+` runs gave, for the labelled
+    mail's lines and Unicode spaces (no-break, ideographic, line separator)."""
+    slow = re.compile(r"\s+")
+    odd = ["a\u00a0b", "x\u3000 y", "p\u2028q\tr", " > > Quoted,  line. ", "\x1c\x1fz", ""]
+    lines = [line for text in _texts() for line in text.splitlines()] + odd
+    for line in lines:
+        want = slow.sub(" ", line.replace(">", " ")).strip(" .!?,;:-").lower()
+        assert normalize(line) == want, line
+    assert len(lines) > 1000
