@@ -15,7 +15,7 @@ from test_imap import imap_config, kept_bot, replies_to, vague
 
 from benchmarks.measure import counting_commands
 from bot.adapters.imap import ImapMailbox
-from bot.adapters.imap_folder import FolderLost, check
+from bot.adapters.imap_folder import FolderLost, check, uid_ranges, uids_after
 from bot.config import Config, ImapConfig
 
 
@@ -183,3 +183,46 @@ def test_noop_counts_keep_an_emptied_folder_from_being_searched(
         assert len(list(mailbox.incoming({}))) == 1
     finally:
         mailbox.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "ranges"),
+    [
+        (b'(TAG "A7") UID ALL 1:100000', [(1, 100000)]),
+        (b'(TAG "A7") UID ALL 12:40,9,1:5', [(1, 5), (9, 9), (12, 40)]),
+        (b'(TAG "A7") UID ALL 7:3', [(3, 7)]),
+        (b'(TAG "A7") UID', []),  # nothing matched: no ALL
+        (b"UID ALL 4", [(4, 4)]),
+    ],
+)
+def test_uid_ranges_read_an_esearch_answer(answer: bytes, ranges: list[tuple[int, int]]) -> None:
+    assert uid_ranges(answer) == ranges
+
+
+@pytest.mark.parametrize("esearch", [True, False], ids=["esearch", "plain-search"])
+def test_uids_after_walks_the_folder_with_its_gaps(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, esearch: bool
+) -> None:
+    """The UIDs above a cursor, ascending, with expunged ones left out, from ESEARCH ranges or
+    (a server without ESEARCH) a plain UID SEARCH; "n:*" past the last UID gives none."""
+    uids = [dovecot.deliver(vague(f"Re: Quote Q-{1400 + n}")) for n in range(12)]
+    gone = {uids[3], uids[4], uids[8]}
+    with dovecot.connect() as client:
+        client.select_folder("INBOX")
+        client.delete_messages(sorted(gone))
+        client.expunge()
+        client.unselect_folder()
+    with dovecot.connect() as client:
+        assert client.has_capability("ESEARCH")  # Dovecot has it: the fallback is forced below
+        if not esearch:
+            real = client.has_capability
+            monkeypatch.setattr(
+                client, "has_capability", lambda name: name != "ESEARCH" and real(name)
+            )
+        client.select_folder("INBOX", readonly=True)
+        with counting_commands() as sent:
+            assert list(uids_after(client, 0)) == [u for u in uids if u not in gone]
+            assert list(uids_after(client, uids[5])) == [u for u in uids[6:] if u not in gone]
+            assert list(uids_after(client, uids[-1])) == []
+            assert list(uids_after(client, uids[-1] + 50)) == []
+    assert sent.names == ["UID SEARCH"] * 4

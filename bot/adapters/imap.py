@@ -14,6 +14,7 @@ and look-ups in other folders go over one more connection, so they never unselec
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import ssl
@@ -26,7 +27,13 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from bot.adapters.imap_folder import FolderLost, KeptFolder, check, forget_unsolicited
+from bot.adapters.imap_folder import (
+    FolderLost,
+    KeptFolder,
+    check,
+    forget_unsolicited,
+    uids_after,
+)
 from bot.adapters.secrets import credential, tls_context
 from bot.config import ImapConfig
 from bot.errors import MailboxError
@@ -195,14 +202,11 @@ class ImapMailbox:
                 )
             if reader.exists == 0:
                 return
-            # "UID n:*" always answers with the highest UID, even below n: filter here
-            found = reader.client.search(["UID", f"{last + 1}:*"])
-            uids = sorted(u for u in found if u > last)
+            uids = uids_after(reader.client, last)
         except _ERRORS as exc:
             raise self._fail(f"cannot open folder {folder}", exc, folder=folder) from None
         size = self.config.batch_size
-        for start in range(0, len(uids), size):
-            batch = uids[start : start + size]
+        while batch := list(itertools.islice(uids, size)):
             for uid, raw, truncated in self._fetch(reader.client, folder, batch):
                 yield Incoming(
                     key=f"{folder}/{validity}/{uid}",
