@@ -196,3 +196,4 @@ class Incoming:
     cursor: Cursor | None = None  # stored once the message is handled
     truncated: bool = False  # over the size cap: its header and the start of its body only
     folder_role: Literal["inbox", "sent"] = "inbox"  # sent: the shop's own mail, context only
+    left: int | None = None  # messages of its folder still to come in this pass (a backlog's bar)

@@ -20,13 +20,15 @@ EVERY = 5.0  # seconds between log lines when stderr is not a terminal
 def track(
     items: Iterable[T],
     *,
+    left: Callable[[T], int | None] = lambda _: None,
     start_after: int = START_AFTER,
     every: float = EVERY,
     stream: IO[str] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[T]:
     """`items` unchanged; counts them as they are handled (the next one asked for) and, past
-    `start_after`, shows the count and the rate on `stream` (stderr by default)."""
+    `start_after`, shows the count, the rate and, where `left(item)` says how many are still
+    to come, the total and the time left, on `stream` (stderr by default)."""
     out = stream or sys.stderr
     started = clock()
     count, bar, said, terminal = 0, None, started, None
@@ -36,17 +38,32 @@ def track(
             count += 1
             if count < start_after:
                 continue
+            still = left(item)
+            total = None if still is None else count + still
             if terminal is None:
                 terminal = out.isatty()
             if bar is None and terminal:
-                bar = tqdm(desc="backlog", unit=" msg", initial=count, file=out, leave=False)
+                bar = tqdm(
+                    desc="backlog", unit=" msg", initial=count, total=total, file=out, leave=False
+                )
             elif bar is not None:
+                if total is not None and total != bar.total:
+                    bar.total = total  # the next folder's count joins when it is searched
+                    bar.refresh()
                 bar.update(1)
             elif clock() - said >= every:
                 said = clock()
-                log.info(
-                    "backlog: %d messages handled (%.0f/s)", count, _rate(count, started, said)
-                )
+                rate = _rate(count, started, said)
+                if total is None:
+                    log.info("backlog: %d messages handled (%.0f/s)", count, rate)
+                else:
+                    log.info(
+                        "backlog: %d of %d messages handled (%.0f/s, about %.0f s left)",
+                        count,
+                        total,
+                        rate,
+                        (total - count) / rate if rate else 0.0,
+                    )
     finally:
         if bar is not None:
             bar.close()

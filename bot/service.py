@@ -226,7 +226,7 @@ class Bot:
                 own_addresses=self.context.own_addresses,
                 max_bytes=self.max_bytes,
             )
-            for item, parsed in track(ahead):
+            for item, parsed in track(ahead, left=lambda pair: pair[0].left):
                 if self.stopping.is_set():
                     log.info("stop requested: the rest waits for the next run")
                     break

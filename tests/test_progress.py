@@ -57,3 +57,30 @@ def test_a_short_pass_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bot.progress"):
         list(track(range(20), start_after=64, stream=io.StringIO(), clock=_Clock()))
     assert caplog.records == []
+
+
+def test_the_bar_and_the_lines_know_the_total_when_the_source_says_it() -> None:
+    """Items that say how many are still to come (IMAP counts them with ESEARCH) give the bar
+    a total and the log lines the total and the time left; a second folder's count joins."""
+    first = [(n, 99 - n) for n in range(100)]  # a folder of 100, then one of 50
+    second = [(n, 49 - n) for n in range(50)]
+    terminal = _Terminal()
+    list(track(first + second, left=lambda pair: pair[1], start_after=10, stream=terminal))
+    assert "/100" in terminal.getvalue() and "/150" in terminal.getvalue()
+
+
+def test_log_lines_say_the_total_and_the_time_left(caplog: pytest.LogCaptureFixture) -> None:
+    items = [(n, 99 - n) for n in range(100)]
+    with caplog.at_level(logging.INFO, logger="bot.progress"):
+        list(
+            track(
+                items,
+                left=lambda pair: pair[1],
+                start_after=10,
+                every=30.0,
+                stream=io.StringIO(),
+                clock=_Clock(),
+            )
+        )
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(" of 100 messages handled" in line and "s left)" in line for line in lines)

@@ -205,16 +205,22 @@ class ImapMailbox:
             uids = uids_after(reader.client, last)
         except _ERRORS as exc:
             raise self._fail(f"cannot open folder {folder}", exc, folder=folder) from None
-        size = self.config.batch_size
-        while batch := list(itertools.islice(uids, size)):
+        size, left, walk = self.config.batch_size, len(uids), iter(uids)
+        while batch := list(itertools.islice(walk, size)):
+            handed = 0
             for uid, raw, truncated in self._fetch(reader.client, folder, batch):
+                handed += 1
+                left -= 1
                 yield Incoming(
                     key=f"{folder}/{validity}/{uid}",
                     raw=raw,
                     cursor=Cursor(key, validity, uid),
                     truncated=truncated,
                     folder_role="sent" if folder == self.config.sent_folder else "inbox",
+                    left=left,
                 )
+            if handed < len(batch):
+                return  # a UID left out ends the folder's pass: the cursor stays below it
 
     def _reader(self, folder: str) -> KeptFolder:
         """The folder's own connection, selected read-only (EXAMINE) the first time and asked
@@ -244,8 +250,8 @@ class ImapMailbox:
     def _fetch(
         self, client: IMAPClient, folder: str, uids: Sequence[int]
     ) -> Iterator[tuple[int, bytes, bool]]:
-        """(uid, raw, truncated) for a batch, in UID order. A UID the server leaves out ends
-        the batch: it is retried on the next pass, never taken as done."""
+        """(uid, raw, truncated) for a batch, in UID order, up to a UID the server leaves out:
+        that one and the rest of the folder wait for the next pass, never taken as done."""
         cap = self.config.max_message_bytes
         try:
             sizes = client.fetch(uids, ["RFC822.SIZE"])

@@ -103,11 +103,26 @@ def uid_ranges(answer: bytes) -> list[tuple[int, int]]:
     return sorted(ranges)
 
 
-def uids_after(client: IMAPClient, last: int) -> Iterator[int]:
+@dataclass(frozen=True)
+class NewUids:
+    """UIDs as ascending (low, high) ranges: iterated one UID at a time, counted without
+    listing them."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+    def __len__(self) -> int:
+        return sum(high - low + 1 for low, high in self.ranges)
+
+    def __iter__(self) -> Iterator[int]:
+        for low, high in self.ranges:
+            yield from range(low, high + 1)
+
+
+def uids_after(client: IMAPClient, last: int) -> NewUids:
     """The UIDs above `last` in the folder selected on `client`, ascending. A server with
-    ESEARCH (RFC 4731; Dovecot, Cyrus, Gmail) answers with ranges ("1:100000") and they are
-    walked here one UID at a time: a first start over 100,000 messages holds a few bytes, not
-    the 20 MB imapclient's parse of a plain SEARCH answer of 100,000 numbers peaks at."""
+    ESEARCH (RFC 4731; Dovecot, Cyrus, Gmail) answers with ranges ("1:100000"), kept as they
+    are: a first start over 100,000 messages holds a few bytes, not the 20 MB imapclient's
+    parse of a plain SEARCH answer of 100,000 numbers peaks at."""
     wanted = f"{last + 1}:*"  # "n:*" always matches the highest UID, even one below n
     if client.has_capability("ESEARCH"):
         answers = client._raw_command_untagged(  # imapclient has no RETURN option
@@ -117,10 +132,6 @@ def uids_after(client: IMAPClient, last: int) -> Iterator[int]:
         )
         ranges = [r for a in answers if isinstance(a, bytes) for r in uid_ranges(a)]
     else:
-        ranges = [(uid, uid) for uid in sorted(client.search(["UID", wanted]))]
-    return _walk(sorted(ranges), last)  # the command has run: its errors are the caller's
-
-
-def _walk(ranges: list[tuple[int, int]], last: int) -> Iterator[int]:
-    for low, high in ranges:
-        yield from range(max(low, last + 1), high + 1)
+        ranges = [(uid, uid) for uid in client.search(["UID", wanted])]
+    above = ((max(low, last + 1), high) for low, high in sorted(ranges))
+    return NewUids(tuple((low, high) for low, high in above if low <= high))

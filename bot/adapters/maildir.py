@@ -52,8 +52,9 @@ class MaildirSource:
 
     def incoming(self, cursors: Mapping[str, Cursor]) -> Iterator[Incoming]:
         """Every message, oldest first; a Maildir has no cursor (Message-IDs tell what is done)."""
-        for key, raw in self.messages():
-            yield Incoming(key=key, raw=raw)
+        keys = self.message_keys()
+        for index, key in enumerate(keys):
+            yield Incoming(key=key, raw=self.read(key), left=len(keys) - index - 1)
 
 
 class MaildirOutbox:
