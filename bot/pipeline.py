@@ -34,17 +34,11 @@ Parsed = tuple[Message, Analysis | None] | MessageError
 _worker: tuple[Rules, frozenset[str]] | None = None  # a worker process's rules and addresses
 
 
-def parse(
-    raw: bytes,
-    max_bytes: int = MAX_MESSAGE_BYTES,
-    own: frozenset[str] = frozenset(),
-    *,
-    sent: bool = False,
-) -> Parsed:
+def parse(raw: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Parsed:
     """One message parsed, or the error that says why it cannot be (never raises: a worker
-    hands both back the same way). `own`, `sent`: see bot.parse.parse_message."""
+    hands both back the same way)."""
     try:
-        return parse_message(raw, max_bytes=max_bytes, own=own, sent=sent), None
+        return parse_message(raw, max_bytes=max_bytes), None
     except MessageError as exc:
         return exc
     except Exception as exc:  # a parser bug on one message must not stop the run
@@ -68,12 +62,11 @@ def prepare(
     """One message parsed and analysed (`sent`: it is in the shop's sent folder, so it is the
     shop's own whoever it is from), with the rules and addresses of `setup`, or in a worker
     those of `start_worker`."""
+    parsed = parse(raw, max_bytes)
     setup = setup or _worker
-    own = setup[1] if setup else frozenset()
-    parsed = parse(raw, max_bytes, own, sent=sent)
     if isinstance(parsed, MessageError) or setup is None:
         return parsed
-    message, rules = parsed[0], setup[0]
+    message, (rules, own) = parsed[0], setup
     try:
         return message, analyse(message, rules, shop=sent or message.from_addr in own)
     except Exception:  # the pass works it out again, and records the error if it is one
@@ -140,18 +133,14 @@ def parse_ahead(
     replaces the pool; `max_bytes` is the parser's size cap ([mailbox] max_message_bytes);
     `rules`: those of `rules_dir`, already loaded (the pass's own)."""
     source = iter(items)
-
-    def parse_here(item: Incoming) -> Parsed:
-        return parse(item.raw, max_bytes, own_addresses, sent=item.folder_role == "sent")
-
     for _ in range(start_after):
         item = next(source, None)
         if item is None:
             return
-        yield item, parse_here(item)
+        yield item, parse(item.raw, max_bytes)
     if workers <= 0 and executor is None:
         for item in source:
-            yield item, parse_here(item)
+            yield item, parse(item.raw, max_bytes)
         return
     pool = executor or ProcessPoolExecutor(
         max_workers=workers,
@@ -186,10 +175,10 @@ def parse_ahead(
         left = list(ahead)
         ahead.clear()
         for unread in left:  # what the pass had done already is not parsed again
-            done = unread.results or [parse_here(i) for i in unread.items]
+            done = unread.results or [parse(i.raw, max_bytes) for i in unread.items]
             yield from zip(unread.items, done, strict=True)
         for item in itertools.chain(gathered, source):
-            yield item, parse_here(item)
+            yield item, parse(item.raw, max_bytes)
     finally:
         for unread in ahead:
             if unread.future is not None:

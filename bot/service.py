@@ -283,8 +283,7 @@ class Bot:
 
     def _handle(self, item: Incoming, report: RunReport, parsed: Parsed | None = None) -> None:
         if parsed is None:  # not parsed ahead (a retry, or a short pass)
-            own, sent = self.context.own_addresses, item.folder_role == "sent"
-            parsed = parse(item.raw, self.max_bytes, own, sent=sent)
+            parsed = parse(item.raw, self.max_bytes)
         if isinstance(parsed, MessageError):
             raise parsed
         message, analysis = parsed  # the analysis, when worked out ahead (bot.pipeline)
