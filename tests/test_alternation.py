@@ -1,0 +1,72 @@
+"""A long rule list joined into one quick pattern matches exactly where the plain join does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_fast_paths import _pattern_lists, _texts
+
+from bot.alternation import MIN_BRANCHES, alternation, first_chars
+from bot.rules import Rules
+from bot.sentences import split_sentences
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "chars"),
+    [
+        (r"\bgo ahead\b", re.I, "g"),
+        (r"\b(go|get) on", re.I, "g"),
+        (r"(this is )?our go", re.I, None),  # may start at "o": optional first item
+        (r"[a-c]x|dy", 0, "abcd"),
+        (r"(?<!not )approve", re.I, "a"),  # a lookbehind consumes nothing
+        (r"(?i:a)b", 0, None),  # "A" starts it too: not said plainly
+        (r"\w+ ok", re.I, None),
+        (r"[^x]y", 0, None),
+        (r"", 0, None),
+        (r"x*y", 0, None),
+        (r"(?:ab)+", 0, "a"),
+    ],
+)
+def test_first_chars(pattern: str, flags: int, chars: str | None) -> None:
+    found = first_chars(re.compile(pattern, flags))
+    assert found == (None if chars is None else frozenset(chars))
+
+
+def _plain(patterns: list[re.Pattern[str]], flags: int) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), flags)
+
+
+ODD = ["", "GO AHEAD", "Go Ahead!", "\u017fhip it", "\u212a", "a" * 50, "(?=", "\\", "\n\n"]
+
+
+def test_every_rule_list_matches_where_the_plain_join_does(rules: Rules) -> None:
+    """On every sentence of the labelled mail, and odd strings (other cases, the long s and
+    the Kelvin sign that re.IGNORECASE folds), each rule list's pattern finds a match where
+    the plain join does and nowhere else; the long lists are grouped (the speed-up is used)."""
+    texts = [s for text in _texts() for s in split_sentences(text)] + ODD
+    grouped = 0
+    for name, patterns in _pattern_lists(rules).items():
+        if len(patterns) < 2 or len({p.flags for p in patterns}) != 1:
+            continue
+        flags = patterns[0].flags
+        quick, plain = alternation(list(patterns), flags), _plain(list(patterns), flags)
+        grouped += "(?=" in quick.pattern and "(?=" not in plain.pattern
+        for text in texts:
+            assert bool(quick.search(text)) == bool(plain.search(text)), (name, text)
+    assert grouped >= 2  # approval and technical, at least
+
+
+def test_a_grouped_list_with_every_kind_of_start() -> None:
+    """Branches that start with a class, an optional word, a case-insensitive group in a
+    case-sensitive list, or anything: grouped, and still the plain join's answer."""
+    words = [f"w{n:02d}rd" for n in range(MIN_BRANCHES)]
+    odd = [r"[xy]ray", r"(big )?deal", r"(?i:Kilo)", r"\d+ units", r"(?<!no )yes\b"]
+    patterns = [re.compile(p) for p in words + odd]
+    quick = alternation(patterns, 0)
+    assert "(?=" in quick.pattern
+    plain = _plain(patterns, 0)
+    for text in ["w07rd", "W07RD", "xray", "deal", "big deal", "KILO", "kilo", "12 units"]:
+        for probe in (text, f"say {text}.", text.upper(), f"no {text}"):
+            assert bool(quick.search(probe)) == bool(plain.search(probe)), probe
+    assert quick.search("KILO") and quick.search("a deal") and not quick.search("no yes")
