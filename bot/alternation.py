@@ -34,14 +34,16 @@ def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
     if _parser is None:
         return None
     try:
-        parsed = _parser.parse(pattern.pattern, pattern.flags)
-    except Exception:  # a parser of another version: no speed-up, nothing wrong
+        return _first(list(_parser.parse(pattern.pattern, pattern.flags)), pattern.flags)
+    except Exception:  # a parser of another version, deep nesting: no speed-up, nothing wrong
         return None
-    return _first(list(parsed), pattern.flags)
 
 
 def _first(items: list[tuple[Any, Any]], flags: int) -> frozenset[str] | None:
-    for op, arg in items:
+    """What a match of the sequence `items` can start with (what follows an item is part of
+    the sequence, so an alternative or a repeat that may consume nothing reads on past it)."""
+    for index, (op, arg) in enumerate(items):
+        rest = items[index + 1 :]
         if op in (_ops.AT, _ops.ASSERT, _ops.ASSERT_NOT):
             continue  # zero-width: the first character is the next item's
         if op is _ops.LITERAL:
@@ -52,19 +54,19 @@ def _first(items: list[tuple[Any, Any]], flags: int) -> frozenset[str] | None:
             _group, added, _removed, inner = arg
             if added & re.IGNORECASE and not flags & re.IGNORECASE:
                 return None  # "(?i:a)" in a case-sensitive pattern: "A" starts it too
-            return _first(list(inner), flags)
+            return _first([*inner, *rest], flags)
         if op is _ops.BRANCH:
-            found: set[str] = set()
-            for branch in arg[1]:
-                chars = _first(list(branch), flags)
-                if chars is None:
-                    return None
-                found |= chars
-            return frozenset(found)
-        if op in (_ops.MAX_REPEAT, _ops.MIN_REPEAT) and arg[0] >= 1:
-            return _first(list(arg[2]), flags)
-        return None  # ".", "\w", an optional item, a back-reference: it could be anything
+            return _union([_first([*branch, *rest], flags) for branch in arg[1]])
+        if op in (_ops.MAX_REPEAT, _ops.MIN_REPEAT):
+            once = _first([*arg[2], *rest], flags)
+            return once if arg[0] >= 1 else _union([once, _first(rest, flags)])  # "(> ?)*On"
+        return None  # ".", "\w", a back-reference: it could be anything
     return None  # nothing consumed: the empty match
+
+
+def _union(found: list[frozenset[str] | None]) -> frozenset[str] | None:
+    known = [chars for chars in found if chars is not None]
+    return frozenset().union(*known) if len(known) == len(found) else None
 
 
 def _class(items: list[tuple[Any, Any]]) -> frozenset[str] | None:

@@ -17,14 +17,16 @@ from bot.sentences import split_sentences
     [
         (r"\bgo ahead\b", re.I, "g"),
         (r"\b(go|get) on", re.I, "g"),
-        (r"(this is )?our go", re.I, None),  # may start at "o": optional first item
+        (r"(this is )?our go", re.I, "to"),  # an optional first item: either starts it
+        (r"^(?!x)((?:> ?)*On\s.+wrote:)$", re.I | re.M, ">O"),  # mail-parser-reply's header
         (r"[a-c]x|dy", 0, "abcd"),
         (r"(?<!not )approve", re.I, "a"),  # a lookbehind consumes nothing
         (r"(?i:a)b", 0, None),  # "A" starts it too: not said plainly
         (r"\w+ ok", re.I, None),
         (r"[^x]y", 0, None),
         (r"", 0, None),
-        (r"x*y", 0, None),
+        (r"x*y", 0, "xy"),
+        (r"x*", 0, None),  # the empty match
         (r"(?:ab)+", 0, "a"),
     ],
 )
