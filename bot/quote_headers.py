@@ -82,4 +82,8 @@ def _second_part_header(text: str, headers: Iterator[str]) -> str:
         parts += 1
         if parts == 2:
             return opened_by.strip()
+        if position >= 0 and not header[:1].isspace():
+            # the next part starts with this header's own first character: it is not blank,
+            # so this header is the answer whatever follows (a quoted history is long)
+            return header.strip()
     return previous.strip() if parts == 1 else ""

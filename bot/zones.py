@@ -82,11 +82,14 @@ def _is_separator(line: str, rules: Rules) -> bool:
 def _fields_start(lines: list[str], index: int, rules: Rules) -> bool:
     """A "From:" line followed by header fields, or a separator above an address header."""
     line = lines[index].strip()
+    from_block = bool(any_match(rules.zone_lines["from_block"], line))
+    if not from_block and not _is_separator(line, rules):
+        return False  # most lines: the fields below are not read
     after = _following(lines, index + 1, 4)
     fields = [entry for entry in after if _FIELD.match(entry)]
-    if any_match(rules.zone_lines["from_block"], line):
+    if from_block:
         return len(fields) >= 2
-    if _is_separator(line, rules) and len(fields) >= 3:
+    if len(fields) >= 3:
         return any("@" in entry or _TIME.search(entry) for entry in fields)
     return False
 
