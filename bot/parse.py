@@ -46,6 +46,7 @@ _BOUNDARY = re.compile(rb'\bboundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200
 _ODD_BOUNDARY = re.compile(rb"\bboundary\*", re.I)  # RFC 2231-encoded: no client writes it
 _ANY_DELIMITER = re.compile(_LINE + rb"--")
 _PDF_TYPE = re.compile(rb"application/pdf", re.I)  # a PDF part without a .pdf name has it
+_PDF_HINT = re.compile(rb"/[Pp][Dd][Ff]")  # led by "/": found fast, unlike _PDF_TYPE (23 us)
 
 
 def decode_words(value: str) -> str:
@@ -412,7 +413,8 @@ def _parse(raw: bytes, cuts: tuple[str, ...]) -> Message:
         return values.get(name)
 
     from_name, from_addr = parse_address(get("from") or "")
-    if _PDF_TYPE.search(raw) or any(".pdf" in a.filename.lower() for a in attachments):
+    declared = _PDF_HINT.search(raw) and _PDF_TYPE.search(raw)
+    if declared or any(".pdf" in a.filename.lower() for a in attachments):
         attachments = _with_pdf_text(std, attachments)  # most mail has no PDF: no second walk
     if _has_attached_message(std):
         text, from_html = _text_with_attached_messages(std)
