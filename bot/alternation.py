@@ -81,10 +81,17 @@ def _class(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
     return frozenset(found)
 
 
+def _folded(chars: frozenset[str] | None, flags: int) -> frozenset[str] | None:
+    """Under re.IGNORECASE "A" and "a" start the same matches: one group for both."""
+    if chars is None or not flags & re.IGNORECASE:
+        return chars
+    return frozenset(c.lower() if len(c.lower()) == 1 else c for c in chars)
+
+
 def alternation(patterns: Sequence[re.Pattern[str]], flags: int) -> re.Pattern[str]:
     """One pattern that matches where any of `patterns` (all compiled with `flags`) does."""
     plain = "|".join(f"(?:{p.pattern})" for p in patterns)
-    firsts = [first_chars(p) for p in patterns]
+    firsts = [_folded(first_chars(p), flags) for p in patterns]
     chars = set().union(*(f for f in firsts if f))
     if len(patterns) < MIN_BRANCHES or len(patterns) < 2 * len(chars):
         return re.compile(plain, flags)

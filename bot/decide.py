@@ -99,7 +99,7 @@ def own_sentences(text: str, sentences: list[str] | None = None) -> frozenset[st
     """Sentences and lines of a message the bot or the shop sent, for quote recognition
     (`sentences`: split_sentences(text), when the caller has them already)."""
     items = [*(split_sentences(text) if sentences is None else sentences), *text.splitlines()]
-    return frozenset(n for n in (normalize(s) for s in items) if len(n) >= 12)
+    return frozenset(n for n in map(normalize, dict.fromkeys(items)) if len(n) >= 12)
 
 
 @dataclass(frozen=True)

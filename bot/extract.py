@@ -325,7 +325,8 @@ def _stage(
     ]
     balance_holds = [c for c in definite if c.hold and c.balance]
     refusals = [c for c in definite if c.approval and c.negated]
-    bounded = bool(any(any_match(rules.cues.boundary, c.sentence) for c in clauses))
+    sentences = dict.fromkeys(c.sentence for c in clauses)  # a sentence's clauses share it
+    bounded = any(any_match(rules.cues.boundary, sentence) for sentence in sentences)
     if po and not release and not full_holds:
         release = [
             c for c in definite if c.po_line and not any_match(rules.cues.not_release, c.text)
