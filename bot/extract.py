@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,7 @@ class _Clause:
     technical: bool
     boundary: bool = False  # says production is not released ("this does not release production")
     po_line: bool = False  # a line of an attached purchase order, not the sender's words
+    sentence_boundary: bool = False  # its sentence has a boundary cue (the sender's words only)
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,10 @@ def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Claus
     so a clause that states fields is itself the release statement ("300 of rev B2, now")."""
     cues = rules.cues
     found = []
+    gated = _within(cues.boundary)
     for sentence in split_sentences(text):
         ordered = _order(sentence, rules)
+        bounded = bool(any_match(cues.boundary, sentence))
         for clause in split_clauses(sentence, rules.clause_split):
             modality = _modality(sentence, clause, rules)
             approval = any_match(cues.approval, clause) or (
@@ -122,10 +126,23 @@ def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Claus
                         and _negated(clause, approval, rules)
                     ),
                     technical=bool(any_match(cues.technical, clause)),
-                    boundary=bool(any_match(cues.boundary, clause)),
+                    # a clause's cue is a cue in its sentence: most sentences rule it out
+                    boundary=(bounded or not gated) and bool(any_match(cues.boundary, clause)),
+                    sentence_boundary=bounded,
                 )
             )
     return found
+
+
+_CONTEXT = re.compile(r"\(\?<?[=!]|\^|\$|\\[AZ]")  # lookarounds and anchors see past a clause
+
+
+@functools.cache
+def _within(patterns: Patterns) -> bool:
+    """Whether a match of `patterns` in a clause is one in its sentence too: clauses are cut
+    at spaces and punctuation, so a pattern sees the same text and word boundaries in both,
+    unless it looks around or anchors (then every clause is searched)."""
+    return not any(_CONTEXT.search(p.pattern) for p in patterns)
 
 
 def _counts(
@@ -325,8 +342,9 @@ def _stage(
     ]
     balance_holds = [c for c in definite if c.hold and c.balance]
     refusals = [c for c in definite if c.approval and c.negated]
-    sentences = dict.fromkeys(c.sentence for c in clauses)  # a sentence's clauses share it
-    bounded = any(any_match(rules.cues.boundary, sentence) for sentence in sentences)
+    bounded = any(c.sentence_boundary for c in clauses) or any(
+        any_match(rules.cues.boundary, c.sentence) for c in clauses if c.po_line
+    )
     if po and not release and not full_holds:
         release = [
             c for c in definite if c.po_line and not any_match(rules.cues.not_release, c.text)

@@ -378,6 +378,8 @@ _NOT_ENCODED = frozenset({"authentication-results", "arc-authentication-results"
 
 
 def _header_value(name: str, value: str) -> str:
+    if value.isascii() and "=?" not in value:  # most headers: nothing to decode or scrub
+        return clean_header(value)
     text = raw_8bit(value)
     if name.lower() not in _NOT_ENCODED:
         text = decode_words(text)

@@ -11,6 +11,7 @@ from pathlib import Path
 import mailparser
 import pytest
 
+import bot.parse as bot_parse
 from bot.errors import MessageError
 from bot.parse import _BodyParser, html_to_text, parse_address, parse_message
 
@@ -275,3 +276,21 @@ def test_the_body_walk_is_stock_mail_parsers_on_every_corpus_file(corpora: Path)
     files = _files(corpora)
     assert len(files) > 90
     assert [p for p in files if not _same_body_as_stock_mail_parser(p)] == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain value",
+        " folded\r\n\tvalue ",
+        "nul\x00 and\x07bell",
+        "=?utf-8?q?caf=C3=A9?=",
+        "caf\u00e9",
+    ],
+)
+def test_a_header_value_is_decoded_cleaned_and_scrubbed(value: str) -> None:
+    """The ASCII fast path gives what the full path gives (8-bit, encoded words, scrubbing)."""
+    full = bot_parse._scrub(
+        bot_parse.clean_header(bot_parse.decode_words(bot_parse.raw_8bit(value)))
+    )
+    assert bot_parse._header_value("Subject", value) == full
