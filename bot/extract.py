@@ -536,9 +536,9 @@ def revisions_in(text: str, rules: Rules, *, sentences: list[str] | None = None)
     `sentences`: split_sentences(text), when the caller has them already."""
     seen: dict[str, None] = {}
     for sentence in split_sentences(text) if sentences is None else sentences:
-        # clauses split at spaces and punctuation, so a name in one is a match in the sentence
-        if not any_match(rules.revision, sentence):
-            continue  # most sentences name none: no clause splitting for them
+        # a name in a clause is a match in its sentence (see _within): most sentences have none
+        if _within(rules.revision) and not any_match(rules.revision, sentence):
+            continue  # no clause splitting for them
         for clause in split_clauses(sentence, rules.clause_split):
             for pattern in rules.revision:
                 for found in pattern.finditer(clause):
