@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, replace
 
 from bot.model import Attachment, Extraction, Fields, Modality, Stage, Statement
-from bot.rules import Patterns, Rules, any_match
+from bot.rules import Patterns, Rules, any_match, clause_local
 from bot.sentences import MAX_EXTRACT_CHARS, clip_text, split_clauses, split_sentences
 
 _NUMBER = re.compile(
@@ -98,7 +97,7 @@ def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Claus
     so a clause that states fields is itself the release statement ("300 of rev B2, now")."""
     cues = rules.cues
     found = []
-    gated = _within(cues.boundary)
+    gated = clause_local(cues.boundary)
     for sentence in split_sentences(text):
         ordered = _order(sentence, rules)
         bounded = bool(any_match(cues.boundary, sentence))
@@ -132,17 +131,6 @@ def _clauses(text: str, rules: Rules, *, answering: bool = False) -> list[_Claus
                 )
             )
     return found
-
-
-_CONTEXT = re.compile(r"\(\?<?[=!]|\^|\$|\\[AZ]")  # lookarounds and anchors see past a clause
-
-
-@functools.cache
-def _within(patterns: Patterns) -> bool:
-    """Whether a match of `patterns` in a clause is one in its sentence too: clauses are cut
-    at spaces and punctuation, so a pattern sees the same text and word boundaries in both,
-    unless it looks around or anchors (then every clause is searched)."""
-    return not any(_CONTEXT.search(p.pattern) for p in patterns)
 
 
 def _counts(
@@ -535,10 +523,10 @@ def revisions_in(text: str, rules: Rules, *, sentences: list[str] | None = None)
     `extract` reads them, without the clauses' cue analysis (which a name does not need).
     `sentences`: split_sentences(text), when the caller has them already."""
     seen: dict[str, None] = {}
+    gated = clause_local(rules.revision)
     for sentence in split_sentences(text) if sentences is None else sentences:
-        # a name in a clause is a match in its sentence (see _within): most sentences have none
-        if _within(rules.revision) and not any_match(rules.revision, sentence):
-            continue  # no clause splitting for them
+        if gated and not any_match(rules.revision, sentence):
+            continue  # most sentences name none: no clause splitting for them
         for clause in split_clauses(sentence, rules.clause_split):
             for pattern in rules.revision:
                 for found in pattern.finditer(clause):

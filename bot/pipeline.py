@@ -125,10 +125,10 @@ def parse_ahead(
     are parsed inline (a pass that finds a few new messages starts no process); past them,
     `workers` processes parse them in chunks of `chunk`, at most `window` messages ahead (and
     the chunk being gathered), and analyse them with the rules of `rules_dir`
-    (`own_addresses`: the shop's). The pool is handed POOL_EXTRA chunks more than it has workers (a
-    worker never waits for the pass); the others wait here, and while the pass waits for the
-    pool it does them itself, so its own core parses too when the workers are behind (on 2
-    cores: one worker, and no core idle). Nothing handed to the pool is taken back: a
+    (`own_addresses`: the shop's). The pool is handed POOL_EXTRA chunks more than it has
+    workers (a worker never waits for the pass); the others wait here, and while the pass
+    waits for the pool it does them itself, so its own core parses too when the workers are
+    behind (on 2 cores: one worker, and no core idle). Nothing handed to the pool is taken back: a
     cancelled future breaks Python 3.11's clean-up of a pool whose worker died. `executor`
     replaces the pool; `max_bytes` is the parser's size cap ([mailbox] max_message_bytes);
     `rules`: those of `rules_dir`, already loaded (the pass's own)."""
@@ -152,6 +152,7 @@ def parse_ahead(
     if rules_dir is not None:
         setup = (rules or load_rules(rules_dir), own_addresses)
     log.info("a backlog: parsing in %d more process(es), %d messages ahead", workers, window)
+    limit = workers + POOL_EXTRA  # chunks in the pool's hands at most
     ahead: deque[_Chunk] = deque()
     gathered: list[Incoming] = []
     tally = _Tally()
@@ -162,14 +163,14 @@ def parse_ahead(
                 continue
             ahead.append(_Chunk(gathered))
             gathered = []
-            _feed(pool, ahead, workers + POOL_EXTRA, max_bytes)
+            _feed(pool, ahead, limit, max_bytes)
             while len(ahead) * chunk > window:
-                yield from _done(pool, ahead, workers + POOL_EXTRA, max_bytes, setup, tally)
+                yield from _done(pool, ahead, limit, max_bytes, setup, tally)
         if gathered:
             ahead.append(_Chunk(gathered))
             gathered = []
         while ahead:
-            yield from _done(pool, ahead, workers + POOL_EXTRA, max_bytes, setup, tally)
+            yield from _done(pool, ahead, limit, max_bytes, setup, tally)
     except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on inline
         log.warning("the parsing processes stopped (%s); parsing in the pass", exc)
         left = list(ahead)

@@ -357,9 +357,22 @@ def load_rules(folder: Path) -> Rules:
 
 
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
-# A rule list as one alternation, keyed by the list's id (the list is kept alive with it, so
-# the id stays its own): most texts match none of a list, and one search says so.
-_COMBINED: dict[int, tuple[Patterns, re.Pattern[str] | None]] = {}
+_CONTEXT = re.compile(r"\(\?<?[=!]|\^|\$|\\[AZ]")  # lookarounds and anchors see past a clause
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """What is worked out once for a rule list: the list as one alternation (most texts match
+    none of a list, and one search says so), and whether a match in a clause is one in its
+    sentence too (`clause_local`)."""
+
+    patterns: Patterns  # kept alive with its entry, so its id stays its own
+    combined: re.Pattern[str] | None
+    local: bool
+
+
+# keyed by the list's id: hashing a tuple of patterns hashes their compiled code, every call
+_JOINED: dict[int, _Joined] = {}
 
 
 def _combine(patterns: Patterns) -> re.Pattern[str] | None:
@@ -375,13 +388,26 @@ def _combine(patterns: Patterns) -> re.Pattern[str] | None:
         return None
 
 
+def _joined(patterns: Patterns) -> _Joined:
+    entry = _JOINED.get(id(patterns))
+    if entry is None or entry.patterns is not patterns:
+        if len(_JOINED) >= 512:  # only lists built on the fly could get here
+            _JOINED.clear()
+        local = not any(_CONTEXT.search(p.pattern) for p in patterns)
+        entry = _JOINED[id(patterns)] = _Joined(patterns, _combine(patterns), local)
+    return entry
+
+
 def _combined(patterns: Patterns) -> re.Pattern[str] | None:
-    entry = _COMBINED.get(id(patterns))
-    if entry is None or entry[0] is not patterns:
-        if len(_COMBINED) >= 512:  # only lists built on the fly could get here
-            _COMBINED.clear()
-        entry = _COMBINED[id(patterns)] = (patterns, _combine(patterns))
-    return entry[1]
+    return _joined(patterns).combined
+
+
+def clause_local(patterns: Patterns) -> bool:
+    """Whether a match of `patterns` in a clause is one in its sentence too: clauses are cut
+    at spaces and punctuation, so a pattern sees the same text and word boundaries in both,
+    unless it looks around or anchors. Then a sentence without a match rules out its
+    clauses."""
+    return _joined(patterns).local
 
 
 def any_match(patterns: Patterns, text: str) -> re.Match[str] | None:

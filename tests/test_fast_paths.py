@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.extract import _clauses, _revisions, _within, extract, revisions_in
+from bot.extract import _clauses, _revisions, extract, revisions_in
 from bot.parse import parse_message
 from bot.quote_headers import body, library_header
-from bot.rules import Patterns, Rules, any_match
+from bot.rules import Patterns, Rules, any_match, clause_local
 from bot.sentences import split_clauses, split_sentences
 from bot.zones import normalize, split_zones
 
@@ -163,7 +163,7 @@ def test_normalize_is_the_whitespace_collapse_it_replaced() -> None:
 def test_clause_boundary_cues_gated_by_their_sentence_are_the_full_search(rules: Rules) -> None:
     """A clause is searched for boundary cues only when its sentence has one: every labelled
     clause gets what its own search gives, and the sentence flag is the sentence's search."""
-    assert _within(rules.cues.boundary)  # else the gate is off and this proves nothing
+    assert clause_local(rules.cues.boundary)  # else the gate is off and this proves nothing
     flagged = 0
     for text in _texts():
         for clause in _clauses(text, rules):

@@ -4,7 +4,7 @@ The bot never depends on or changes `\\Seen`: folders are opened read-only (EXAM
 messages fetched with BODY.PEEK. What is done is kept by the store as a cursor per folder
 (UIDVALIDITY and the highest UID handled) and by Message-ID, so mail a person has read is still
 handled, a UIDVALIDITY change re-scans without answering twice, and `UID n:*` returning the last
-message again is filtered out here.
+message again is filtered out (bot/adapters/imap_folder.py, `uids_after`).
 
 Each folder a pass reads keeps a connection of its own, opened once with EXAMINE and left
 selected between passes: a later pass asks with NOOP what is new, so the server syncs only the
