@@ -100,7 +100,7 @@ def _pass_rows(f: dict[str, Any], n: int) -> list[Row]:
         ),
         Row(
             "backlog time / fetch+parse time",
-            f"{bl['ratio_to_fetch_parse']:.2f}x",
+            f"{bl['ratio_to_fetch_parse']:.2f}x" + _rounds(f.get("rounds", [])),
             f"<= {BACKLOG_RATIO}x",
             verdict(bl["ratio_to_fetch_parse"] <= BACKLOG_RATIO),
         ),
@@ -143,6 +143,14 @@ def _pass_rows(f: dict[str, Any], n: int) -> list[Row]:
         ),
     ]
     return out
+
+
+def _rounds(rounds: list[dict[str, Any]]) -> str:
+    """ " (median of 3 rounds: 1.28, 1.31, 1.45)": the spread behind a ratio, in run order."""
+    if len(rounds) < 2:
+        return ""
+    each = ", ".join(f"{r['ratio']:.2f}" for r in rounds)
+    return f" (median of {len(rounds)} rounds: {each})"
 
 
 def _reaction_rows(reaction: dict[str, Any]) -> list[Row]:

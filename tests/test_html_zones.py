@@ -9,14 +9,21 @@ type=cite, iOS Mail's "Sent from my iPhone".
 
 from __future__ import annotations
 
+import email
+import email.policy
+from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 
+from bot import zones
 from bot.parse import html_to_text, parse_message
 from bot.rules import Rules
 from bot.zones import html_quote_start, split_zones
+
+REPO = Path(__file__).resolve().parent.parent
 
 SHOP = "Printshop Quotes &lt;quotes@printshop.example&gt;"
 GMAIL_QUOTE_STYLE = (
@@ -375,3 +382,73 @@ def test_markdown_escapes_are_undone() -> None:
     assert "1. Rev B4" in text
     assert "\\" not in text
     assert any(line.strip() == "--" for line in text.splitlines())
+
+
+def _scanned(html: str) -> int | None:
+    """html_quote_start without its word check: the full scan, as it was before the check."""
+    scanner = zones._QuoteStart(convert_charrefs=True)
+    try:
+        scanner.feed(html)
+        scanner.close()
+    except zones._Found:
+        line, column = scanner.getpos()
+        lines = html.split("\n")
+        return sum(len(x) + 1 for x in lines[: line - 1]) + column
+    except Exception:
+        return None
+    return None
+
+
+def _html_bodies(*folders: Path) -> Iterator[str]:
+    for path in sorted(p for f in folders for p in f.rglob("*") if p.is_file()):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.compat32)
+        for part in message.walk():
+            if part.get_content_type() == "text/html":
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    try:
+                        yield payload.decode(part.get_content_charset() or "utf-8", "replace")
+                    except LookupError:  # a charset Python does not know
+                        yield payload.decode("latin-1")
+
+
+ODD_CONTAINERS = [
+    '<div id="&#100;ivRplyFwdMsg">x</div>',  # a character reference in the value
+    "<div id=&quot;divRplyFwdMsg>x</div>",
+    '<div id="APPENDONSEND">x</div>',
+    '<div class="a yahoo&#95;quoted b">x</div>',
+    "<div style='border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0in 0in 0in'>x</div>",
+    "<div style='border-top&#58;solid #E1E1E1 1pt;padding:3pt'>x</div>",
+    '<p>Zimbra <b id="zwchr">x</b></p>',
+    '<div id="stopSpelling">x</div>',
+    '<div id="mail-editor-reference-message-container">y</div>',
+    '<div class="OutlookMessageHeader">x</div>',
+    "<p>border-top: solid 1pt; padding: 3pt written as text</p>",
+    "<p>nothing here &amp; no container</p>",
+    '<div id="divRplyFwdM\u017fg">x</div>',  # re.IGNORECASE takes the long s for an s
+    '<div class="Outloo\u212aMessageHeader">x</div>',  # and the Kelvin sign for a k
+    '<div id="stopSpell\u0130ng">x</div>',  # and the dotted and dotless capital i for an i
+    '<div id="stopSpell\u0131ng">x</div>',
+    "<p>a &unknown; reference and an id=divRplyFwdMsg in text</p>",
+]
+
+
+@pytest.mark.parametrize("html", ODD_CONTAINERS)
+def test_the_word_check_finds_what_the_scan_finds_in_odd_markup(html: str) -> None:
+    assert html_quote_start(html) == _scanned(html)
+
+
+def test_the_word_check_finds_what_the_scan_finds_in_every_labelled_and_example_mail() -> None:
+    """A body is scanned only when it holds a container's word: the same offsets either way."""
+    bodies = list(_html_bodies(REPO / "examples" / "mailbox", REPO / "tests" / "data"))
+    assert len(bodies) > 200
+    found = [(html_quote_start(b), _scanned(b)) for b in bodies]
+    assert [pair for pair in found if pair[0] != pair[1]] == []
+    assert sum(1 for ours, _ in found if ours is not None) > 20  # containers were there
+
+
+@pytest.mark.corpus
+def test_the_word_check_finds_what_the_scan_finds_in_the_corpora(corpora: Path) -> None:
+    bodies = list(_html_bodies(corpora))
+    assert len(bodies) > 30
+    assert [b[:80] for b in bodies if html_quote_start(b) != _scanned(b)] == []
