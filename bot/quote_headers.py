@@ -27,8 +27,21 @@ def known_languages(languages: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def body(text: str, languages: tuple[str, ...]) -> EmailMessage:
-    """The library's view of a body: its lines normalised as `read()` sees them."""
-    return EmailMessage(text=text, languages=list(known_languages(languages)))
+    """The library's view of a body: its lines normalised as `read()` sees them, with the
+    header pattern of its languages (built once: the library builds it for each body)."""
+    return EmailMessage(
+        text=text,
+        languages=list(known_languages(languages)),
+        _header_regex=_header_pattern(languages),
+    )
+
+
+@cache
+def _header_pattern(languages: tuple[str, ...]) -> re.Pattern[str]:
+    pattern: re.Pattern[str] = EmailMessage(
+        text="", languages=list(known_languages(languages))
+    ).HEADER_REGEX
+    return pattern
 
 
 def library_header(text: str, languages: tuple[str, ...]) -> str:
