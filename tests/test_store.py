@@ -312,3 +312,34 @@ def test_thread_states_read_back_in_a_batch_are_the_committed_ones(tmp_path: Pat
     assert in_batch[2].bot_sentences == frozenset({"s2"})
     fresh = Store(f"sqlite:///{path}")
     assert {k: fresh.thread(f"q-{k}") for k in (2, last)} == in_batch
+
+
+def test_a_batch_backs_off_from_messages_another_worker_recorded_with_their_replies(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two workers on one database (one stalled past its lease): the batch of the second
+    leaves out the messages the first recorded, and their suppressed replies with them,
+    and commits the rest instead of failing on the reply's unique key."""
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+
+    def suppressed(number: int) -> ReplyRecord:
+        return ReplyRecord(
+            in_reply_to=f"<m{number}@buyer.example>",
+            reply_message_id="",
+            thread_key="q-1",
+            recipient="buyer@buyer.example",
+            status="suppressed",
+            created_at=NOW,
+        )
+
+    first, second = Store(url), Store(url)
+    _record(first, 2, reply=suppressed(2))
+    with caplog.at_level("WARNING", logger="bot.adapters.store"), second.batch():
+        _record(second, 1)
+        _record(second, 2, reply=suppressed(2))
+        _record(second, 3, reply=suppressed(3))
+    assert "<m2@buyer.example>: another worker recorded it first" in caplog.text
+    assert _committed(tmp_path / "q.db") == (3, 3)
+    with sqlite3.connect(tmp_path / "q.db") as db:
+        replies = db.execute("SELECT in_reply_to FROM replyrecord ORDER BY in_reply_to")
+        assert [r[0] for r in replies] == ["<m2@buyer.example>", "<m3@buyer.example>"]

@@ -955,9 +955,11 @@ class Store:
             ]
             if links:  # links stored first win, as in record()
                 session.execute(self._insert_new(ThreadLink), links)
-            for reply in batch.replies:
+            # the suppressed reply of a message another worker recorded is that worker's
+            replies = [r for r in batch.replies if r.in_reply_to not in taken]
+            for reply in replies:
                 reply.mailbox = self.mailbox
-            session.add_all(batch.replies)
+            session.add_all(replies)
             for cursor, now in _last_of_each_run(batch.cursors):
                 self._move(session, cursor, now)
             self._commit(session)
@@ -977,13 +979,16 @@ class Store:
         )
 
     def _insert_new(self, model: Any) -> Any:
-        """An INSERT that leaves a row already there alone (same key in this mailbox)."""
+        """An INSERT that leaves a row already there alone (same key in this mailbox). On the
+        table, not the model: the rows are plain dicts, and the ORM's bulk insert spent more
+        on them than the database did."""
+        table = model.__table__
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
-            return postgresql.insert(model).on_conflict_do_nothing()
+            return postgresql.insert(table).on_conflict_do_nothing()
         if dialect == "sqlite":
-            return sqlite.insert(model).on_conflict_do_nothing()
-        return insert(model)
+            return sqlite.insert(table).on_conflict_do_nothing()
+        return insert(table)
 
     @staticmethod
     def _commit(session: Session, *, race: str = "") -> None:
