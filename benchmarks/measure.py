@@ -83,11 +83,19 @@ class Process:
     stderr: str
 
 
+def quotebot() -> list[str]:
+    """The `quotebot` command as users run it: the console script pip installed beside this
+    Python (its parse workers start from that script, which `python -m bot`'s do not), or
+    `python -m bot` without one."""
+    script = Path(sys.executable).with_name("quotebot")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "bot"]
+
+
 def run_once(config: Path, workdir: Path, name: str) -> Process:
-    """Run `python -m bot run --once` on `config` as its own process and wait for it."""
+    """Run `quotebot run --once` on `config` as its own process and wait for it."""
     env = {**os.environ, PASSWORD_ENV: PASSWORD}
     out, err = workdir / f"{name}.out", workdir / f"{name}.err"
-    command = [sys.executable, "-m", "bot", "run", "--once", "--config", str(config)]
+    command = [*quotebot(), "run", "--once", "--config", str(config)]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=stdout, stderr=stderr)
@@ -354,7 +362,7 @@ def reaction(
     sink.on_accept = accepted
     env = {**os.environ, PASSWORD_ENV: PASSWORD}
     log_path = workdir / "service.err"
-    command = [sys.executable, "-m", "bot", "run", "--config", str(config_path)]
+    command = [*quotebot(), "run", "--config", str(config_path)]
     if trace:
         command.append("-vv")
     with log_path.open("wb") as log:

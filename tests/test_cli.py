@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,55 @@ def test_python_dash_m_bot_is_the_same_command() -> None:
         text=True,
         cwd=ROOT,
         env={**os.environ},
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "check" in result.stdout and "run" in result.stdout
+
+
+# What pip writes for `[project.scripts] quotebot = "bot:main"`, and a parse worker's check
+CONSOLE_SCRIPT = """\
+import sys
+from bot import main
+
+
+def _loaded():
+    heavy = ("bot.cli", "bot.adapters", "sqlalchemy", "sqlmodel", "alembic")
+    return sorted(m for m in sys.modules if m.startswith(heavy))
+
+
+if __name__ == "__main__":
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # as bot.pipeline starts its workers
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        print(pool.submit(_loaded).result())
+"""
+
+
+def test_a_parse_worker_of_the_console_script_does_not_import_the_commands(
+    tmp_path: Path,
+) -> None:
+    """Spawn runs the console script again in each parse worker: its one import must be
+    light, or each worker loads SQLAlchemy, Alembic and every command (49 MB a worker)."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["quotebot"] == "bot:main"
+    script = tmp_path / "quotebot"
+    script.write_text(CONSOLE_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_console_entry_point_runs_the_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import bot; bot.main()", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
         check=False,
     )
     assert result.returncode == 0
