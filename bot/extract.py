@@ -29,7 +29,7 @@ class _Clause:
     technical: bool
     boundary: bool = False  # says production is not released ("this does not release production")
     po_line: bool = False  # a line of an attached purchase order, not the sender's words
-    sentence_boundary: bool = False  # its sentence has a boundary cue (the sender's words only)
+    sentence_boundary: bool = False  # its sentence has a boundary cue
 
 
 @dataclass(frozen=True)
@@ -330,9 +330,7 @@ def _stage(
     ]
     balance_holds = [c for c in definite if c.hold and c.balance]
     refusals = [c for c in definite if c.approval and c.negated]
-    bounded = any(c.sentence_boundary for c in clauses) or any(
-        any_match(rules.cues.boundary, c.sentence) for c in clauses if c.po_line
-    )
+    bounded = any(c.sentence_boundary for c in clauses)
     if po and not release and not full_holds:
         release = [
             c for c in definite if c.po_line and not any_match(rules.cues.not_release, c.text)
@@ -481,9 +479,10 @@ def _dated(line: str, rules: Rules) -> bool:
     )
 
 
-def _po_clause(text: str, line: str, name: str) -> _Clause:
+def _po_clause(text: str, line: str, name: str, rules: Rules) -> _Clause:
     sentence = f"{line} (attached purchase order {name})"
-    return _Clause(text, sentence, "plain", True, False, False, False, False, po_line=True)
+    clause = _Clause(text, sentence, "plain", True, False, False, False, False, po_line=True)
+    return replace(clause, sentence_boundary=bool(any_match(rules.cues.boundary, sentence)))
 
 
 def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clause]:
@@ -500,7 +499,7 @@ def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clau
             named = any_match(rules.revision, row)  # a file name in the description
             text = f"qty {quantity}" + (f" rev {revision}" if revision else "")
             text += f" {named.group(0)}" if named and not revision else ""
-            found.append(_po_clause(text, row, name))
+            found.append(_po_clause(text, row, name, rules))
         for index, line in enumerate(lines):
             if index in used:
                 continue
@@ -514,7 +513,7 @@ def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clau
                 or (rules.po_delivery.search(line) and _dated(line, rules))
             )
             if useful:
-                found.append(_po_clause(line, line, name))
+                found.append(_po_clause(line, line, name, rules))
     return found
 
 
