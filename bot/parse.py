@@ -18,6 +18,7 @@ from typing import Any
 import html2text
 import mailparser
 
+from bot import boundaries
 from bot.errors import MessageError
 from bot.model import Attachment, Message
 from bot.pdf import pdf_text
@@ -25,6 +26,7 @@ from bot.sentences import MAX_TEXT_CHARS, clip_text
 from bot.zones import html_quote_start  # zones knows the clients' quote markup
 
 log = logging.getLogger(__name__)
+boundaries.install()  # the standard parser's boundary lines without a regex compile each
 
 # Bounds on what one message may cost, whatever arrives (tests/test_bad_input.py).
 MAX_MESSAGE_BYTES = 25_000_000  # [mailbox] max_message_bytes; parsing costs ~9x the size
