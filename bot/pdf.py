@@ -38,6 +38,11 @@ class _Spent(Exception):
     """Raised from inside pypdf's text extraction when MAX_SECONDS have passed."""
 
 
+def load_pdf_reader() -> None:
+    """Import pypdf now (a backlog's parse worker meets a PDF soon; see pdf_text)."""
+    import pypdf  # noqa: F401
+
+
 def pdf_text(data: bytes, *, clock: Callable[[], float] = time.monotonic) -> str:
     """The text of the first pages of a PDF, or "" when it has none or cannot be read.
     Extraction stops after MAX_SECONDS by `clock`, keeping the pages read by then."""

@@ -19,7 +19,8 @@ from bot.decide import Analysis, analyse
 from bot.errors import MessageError
 from bot.model import Incoming, Message
 from bot.parse import MAX_MESSAGE_BYTES, parse_message
-from bot.rules import Rules, load_rules
+from bot.pdf import load_pdf_reader
+from bot.rules import Rules, load_rules, warm
 
 log = logging.getLogger(__name__)
 WINDOW = 64  # messages handed to the pool and not yet decided, at most
@@ -50,6 +51,9 @@ def start_worker(rules_dir: Path | None, own_addresses: frozenset[str]) -> None:
     analyses with (None: parse only)."""
     global _worker  # a worker process's state, set once by its initializer
     _worker = None if rules_dir is None else (load_rules(rules_dir), own_addresses)
+    if _worker is not None:  # what the first messages would set up, before the pass waits
+        warm(_worker[0])
+        load_pdf_reader()
 
 
 def prepare(
@@ -122,22 +126,29 @@ def parse_ahead(
     rules: Rules | None = None,
 ) -> Iterator[tuple[Incoming, Parsed]]:
     """Each item with its parsed message, in the order of `items`. The first `start_after`
-    are parsed inline (a pass that finds a few new messages starts no process); past them,
+    are parsed inline (a pass that finds a few new messages starts no process) unless the
+    first item's `left` says a backlog follows, when the pool starts at once; past them,
     `workers` processes parse them in chunks of `chunk`, at most `window` messages ahead (and
     the chunk being gathered), and analyse them with the rules of `rules_dir`
     (`own_addresses`: the shop's). The pool is handed POOL_EXTRA chunks more than it has
     workers (a worker never waits for the pass); the others wait here, and while the pass
     waits for the pool it does them itself, so its own core parses too when the workers are
-    behind (on 2 cores: one worker, and no core idle). Nothing handed to the pool is taken back: a
+    behind (on 2 cores: one worker, and no core idle), and until a worker has started (see
+    `_feed`). Nothing handed to the pool is taken back: a
     cancelled future breaks Python 3.11's clean-up of a pool whose worker died. `executor`
     replaces the pool; `max_bytes` is the parser's size cap ([mailbox] max_message_bytes);
     `rules`: those of `rules_dir`, already loaded (the pass's own)."""
     source = iter(items)
-    for _ in range(start_after):
-        item = next(source, None)
-        if item is None:
-            return
-        yield item, parse(item.raw, max_bytes)
+    first = next(source, None)
+    if first is None:
+        return
+    source = itertools.chain((first,), source)
+    if first.left is None or first.left < start_after:  # a backlog is not known to come
+        for _ in range(start_after):
+            item = next(source, None)
+            if item is None:
+                return
+            yield item, parse(item.raw, max_bytes)
     if workers <= 0 and executor is None:
         for item in source:
             yield item, parse(item.raw, max_bytes)
@@ -148,6 +159,7 @@ def parse_ahead(
         initializer=start_worker,
         initargs=(rules_dir, own_addresses),
     )
+    ready = pool.submit(started)  # answered once a worker has started: until then, none waits
     setup = None
     if rules_dir is not None:
         setup = (rules or load_rules(rules_dir), own_addresses)
@@ -163,14 +175,14 @@ def parse_ahead(
                 continue
             ahead.append(_Chunk(gathered))
             gathered = []
-            _feed(pool, ahead, limit, max_bytes)
+            _feed(pool, ahead, limit, max_bytes, ready)
             while len(ahead) * chunk > window:
-                yield from _done(pool, ahead, limit, max_bytes, setup, tally)
+                yield from _done(pool, ahead, limit, max_bytes, setup, tally, ready)
         if gathered:
             ahead.append(_Chunk(gathered))
             gathered = []
         while ahead:
-            yield from _done(pool, ahead, limit, max_bytes, setup, tally)
+            yield from _done(pool, ahead, limit, max_bytes, setup, tally, ready)
     except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on inline
         log.warning("the parsing processes stopped (%s); parsing in the pass", exc)
         left = list(ahead)
@@ -199,8 +211,20 @@ class _Tally:
     stolen: int = 0  # of them, parsed by the pass itself
 
 
-def _feed(pool: Executor, ahead: deque[_Chunk], limit: int, max_bytes: int) -> None:
-    """Hand waiting chunks to the pool, oldest first, until `limit` are in its hands."""
+def started() -> bool:
+    """A worker's answer that it has started (imports, rules and their first-use work done)."""
+    return True
+
+
+def _feed(
+    pool: Executor, ahead: deque[_Chunk], limit: int, max_bytes: int, ready: Future[bool]
+) -> None:
+    """Hand waiting chunks to the pool, oldest first, until `limit` are in its hands; none
+    before the pool is `ready`: a starting worker would keep the pass waiting for the oldest
+    chunk (0.5 s on a 2-core machine, its imports, rules and first-use work), and until it
+    has started the pass does the chunks itself."""
+    if not ready.done():
+        return
     busy = sum(1 for c in ahead if c.future is not None and not c.future.done())
     for chunk in ahead:
         if busy >= limit:
@@ -217,13 +241,14 @@ def _done(
     max_bytes: int,
     setup: tuple[Rules, frozenset[str]] | None,
     tally: _Tally,
+    ready: Future[bool],
 ) -> Iterator[tuple[Incoming, Parsed]]:
     """The oldest chunk's items with their results; it leaves `ahead` once its results are
     in (a broken pool leaves it there, for the pass to parse). Until the pool has them, the
     pass does the chunks still waiting, oldest first."""
     oldest = ahead[0]
     while oldest.results is None:
-        _feed(pool, ahead, limit, max_bytes)
+        _feed(pool, ahead, limit, max_bytes, ready)
         if oldest.future is not None and oldest.future.done():
             break
         spare = next((c for c in ahead if c.waiting), None)

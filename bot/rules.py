@@ -410,6 +410,18 @@ def clause_local(patterns: Patterns) -> bool:
     return _joined(patterns).local
 
 
+def warm(rules: Rules) -> None:
+    """Join every rule list now rather than at its first use (a parse worker does this before
+    it takes work, so the pass never waits on it)."""
+    for group in (rules, rules.cues, rules.quantity):
+        for value in vars(group).values():
+            if isinstance(value, tuple) and len(value) > 1 and isinstance(value[0], re.Pattern):
+                _joined(value)
+    for patterns in rules.zone_lines.values():
+        if len(patterns) > 1:
+            _joined(patterns)
+
+
 def any_match(patterns: Patterns, text: str) -> re.Match[str] | None:
     """The first match of the first pattern (in list order) that matches `text`, or None."""
     if len(patterns) > 1:

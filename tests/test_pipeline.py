@@ -7,8 +7,9 @@ import logging
 import multiprocessing
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +23,17 @@ from bot.config import Config, load_config
 from bot.decide import Context, analyse, decide
 from bot.errors import MessageError
 from bot.model import Cursor, Incoming, ThreadState
-from bot.parse import parse_message
-from bot.pipeline import CHUNK, POOL_EXTRA, WINDOW, parse, parse_ahead, start_worker
+from bot.parse import MAX_MESSAGE_BYTES, parse_message
+from bot.pipeline import (
+    CHUNK,
+    POOL_EXTRA,
+    WINDOW,
+    _Chunk,
+    _feed,
+    parse,
+    parse_ahead,
+    start_worker,
+)
 from bot.rules import Rules, load_rules
 from bot.service import KEPT_ROWS, Bot, Row, RunReport
 
@@ -105,13 +115,12 @@ def test_at_most_a_window_of_messages_is_taken_ahead(window: int, chunk: int) ->
     assert min(window, chunk) <= most <= window + chunk - 1
 
 
-def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(
+def test_the_pass_does_every_chunk_while_the_pool_has_not_started(
     rules: Rules, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With the pool's only worker held busy, the pool is handed 1 + POOL_EXTRA chunks and the
-    pass does the others itself, parsed and analysed as a worker would, and all come back in
-    order: a core is never left waiting on the other."""
-    assert POOL_EXTRA == 3  # the counts below: the pool holds 4 chunks of 8
+    """A pool whose worker has not answered yet (starting, or here held busy until the pass is
+    over) is handed nothing: the pass parses and analyses every chunk itself, as a worker
+    would, and all come back in order. It never waits on a worker that is still starting."""
     items = _items(60)  # 61 with the broken one: 2 inline, then 7 chunks of 8 and one of 3
     own = frozenset({"quotes@printshop.example"})
     release = threading.Event()
@@ -119,19 +128,21 @@ def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(
     pool = ThreadPoolExecutor(1, initializer=start_worker, initargs=(rules.source, own))
     try:
         with pool, caplog.at_level(logging.INFO, logger="bot.pipeline"):
-            pool.submit(release.wait, 30)  # the only worker is busy until the timer below
-            threading.Timer(1.0, release.set).start()
-            got = list(
-                parse_ahead(
-                    items,
-                    workers=1,
-                    start_after=2,
-                    executor=pool,
-                    rules_dir=rules.source,
-                    own_addresses=own,
-                    rules=rules,
+            pool.submit(release.wait, 30)  # the only worker is busy until the pass is over
+            try:
+                got = list(
+                    parse_ahead(
+                        items,
+                        workers=1,
+                        start_after=2,
+                        executor=pool,
+                        rules_dir=rules.source,
+                        own_addresses=own,
+                        rules=rules,
+                    )
                 )
-            )
+            finally:
+                release.set()
     finally:
         start_worker(None, frozenset())
     assert [item.key for item, _ in got] == [item.key for item in items]
@@ -141,7 +152,36 @@ def test_the_pass_parses_the_chunks_a_busy_pool_has_not_started(
         assert message == parse_message(item.raw)
         assert analysis == analyse(message, rules, shop=message.from_addr in own)
     assert isinstance(got[-1][1], MessageError)
-    assert "59 messages parsed ahead, 27 of them by the pass while it waited" in caplog.text
+    assert "59 messages parsed ahead, 59 of them by the pass while it waited" in caplog.text
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_a_started_pool_is_handed_one_chunk_a_worker_and_pool_extra(ready: bool) -> None:
+    """Once its worker has answered, the pool holds 1 + POOL_EXTRA chunks, oldest first (its
+    worker never waits for the pass), and the others wait for the pass; before, none."""
+    items = _items(60)
+    ahead = deque(_Chunk(items[at : at + CHUNK]) for at in range(0, 8 * CHUNK, CHUNK))
+    answered: Future[bool] = Future()
+    if ready:
+        answered.set_result(True)
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(release.wait, 30)  # nothing handed to it finishes while it is counted
+        try:
+            _feed(pool, ahead, 1 + POOL_EXTRA, MAX_MESSAGE_BYTES, answered)
+            handed = [chunk.future is not None for chunk in ahead]
+        finally:
+            release.set()
+    assert handed == [ready] * (1 + POOL_EXTRA) + [False] * (8 - 1 - POOL_EXTRA)
+
+
+def test_a_backlog_known_from_the_first_message_starts_the_pool_at_once(rules: Rules) -> None:
+    """When the first item says a backlog follows (`left`), nothing is parsed inline: the pool
+    starts before the first message, and every one past the start comes back analysed."""
+    items = [replace(item, left=len(_items(12)) - n) for n, item in enumerate(_items(12), 1)]
+    got = list(parse_ahead(items, workers=1, start_after=3, rules_dir=rules.source))
+    assert [item.key for item, _ in got] == [item.key for item in items]
+    assert all(parsed[1] is not None for _, parsed in got[:-1] if isinstance(parsed, tuple))
 
 
 def test_a_worker_killed_mid_pass_with_chunks_in_the_pass_loses_nothing(rules: Rules) -> None:
