@@ -23,7 +23,7 @@ import types
 from functools import cached_property
 from typing import Any
 
-# The feedparser's pattern, around the escaped separator (CPython 3.3 to 3.14 write it so).
+# The feedparser's pattern around the escaped separator, as CPython 3.11 writes it.
 _HEAD, _TAIL_TEXT = "(?P<sep>", r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
 _STDLIB_FORM = re.compile(re.escape(_HEAD) + "(.*)" + re.escape(_TAIL_TEXT), re.DOTALL)
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)  # re.escape puts a backslash before a character

@@ -134,10 +134,10 @@ def parse_ahead(
     workers (a worker never waits for the pass); the others wait here, and while the pass
     waits for the pool it does them itself, so its own core parses too when the workers are
     behind (on 2 cores: one worker, and no core idle), and until a worker has started (see
-    `_feed`). Nothing handed to the pool is taken back: a
-    cancelled future breaks Python 3.11's clean-up of a pool whose worker died. `executor`
-    replaces the pool; `max_bytes` is the parser's size cap ([mailbox] max_message_bytes);
-    `rules`: those of `rules_dir`, already loaded (the pass's own)."""
+    `_feed`). Nothing handed to the pool is taken back: a cancelled future breaks Python
+    3.11's clean-up of a pool whose worker died. `executor` replaces the pool; `max_bytes`
+    is the parser's size cap ([mailbox] max_message_bytes); `rules`: those of `rules_dir`,
+    already loaded (the pass's own)."""
     source = iter(items)
     first = next(source, None)
     if first is None:
