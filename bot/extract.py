@@ -481,8 +481,11 @@ def _dated(line: str, rules: Rules) -> bool:
 
 def _po_clause(text: str, line: str, name: str, rules: Rules) -> _Clause:
     sentence = f"{line} (attached purchase order {name})"
-    clause = _Clause(text, sentence, "plain", True, False, False, False, False, po_line=True)
-    return replace(clause, sentence_boundary=bool(any_match(rules.cues.boundary, sentence)))
+    bounded = bool(any_match(rules.cues.boundary, sentence))
+    return _Clause(
+        text, sentence, "plain", True, False, False, False, False, po_line=True,
+        sentence_boundary=bounded,
+    )  # fmt: skip
 
 
 def _po_clauses(attachments: tuple[Attachment, ...], rules: Rules) -> list[_Clause]:

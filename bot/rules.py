@@ -413,13 +413,10 @@ def clause_local(patterns: Patterns) -> bool:
 def warm(rules: Rules) -> None:
     """Join every rule list now rather than at its first use (a parse worker does this before
     it takes work, so the pass never waits on it)."""
-    for group in (rules, rules.cues, rules.quantity):
-        for value in vars(group).values():
-            if isinstance(value, tuple) and len(value) > 1 and isinstance(value[0], re.Pattern):
-                _joined(value)
-    for patterns in rules.zone_lines.values():
-        if len(patterns) > 1:
-            _joined(patterns)
+    groups = (vars(rules), vars(rules.cues), vars(rules.quantity), rules.zone_lines)
+    for value in (v for group in groups for v in group.values()):
+        if isinstance(value, tuple) and len(value) > 1 and isinstance(value[0], re.Pattern):
+            _joined(value)
 
 
 def any_match(patterns: Patterns, text: str) -> re.Match[str] | None:
