@@ -1,6 +1,8 @@
-"""`quotebot run` as a service: APScheduler runs the mailbox passes and the morning digest in
-one process. Passes never overlap (one job, `max_instances=1`, coalesced); IMAP IDLE only
-moves the next pass forward; SIGTERM or SIGINT lets the message in hand finish, then stops."""
+"""`quotebot run` as a service: the mailbox passes and the morning digest in one process.
+Passes never overlap. With IMAP IDLE, one thread runs a pass, then waits with IDLE on the
+connection the pass read the quotes folder on, and again; without it, APScheduler runs a
+pass every `poll_seconds` (one job, `max_instances=1`, coalesced). APScheduler runs the
+digest. SIGTERM or SIGINT lets the message in hand finish, then stops."""
 
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.adapters.imap import ImapMailbox
 from bot.config import DigestConfig
 from bot.errors import MailboxError, QuotebotError
 from bot.reports import local_zone
@@ -39,6 +40,11 @@ def digest_trigger(config: DigestConfig) -> CronTrigger:
     )
 
 
+def backoff(attempts: int) -> int:
+    """Seconds before trying again after `attempts` failures in a row: 2, 4, 8 ... 5 min."""
+    return min(BACKOFF_MAX_SECONDS, 1 << min(attempts, 10))
+
+
 def missed_digest(trigger: CronTrigger, *, now: datetime, last_sent: datetime | None) -> bool:
     """Whether a digest fell due in the last 24 hours while the bot was down and none went out
     in the last 24 hours (then it goes out on start)."""
@@ -46,6 +52,12 @@ def missed_digest(trigger: CronTrigger, *, now: datetime, last_sent: datetime | 
         return False
     due = trigger.get_next_fire_time(None, now - MISSED_WITHIN)
     return due is not None and due <= now and (last_sent is None or last_sent < due)
+
+
+class Waiter(Protocol):
+    """What waits for new mail between passes: the bot's own `ImapMailbox`."""
+
+    def wait(self, seconds: float, stopping: threading.Event | None = None) -> None: ...
 
 
 class Passes(Protocol):
@@ -60,7 +72,7 @@ class Passes(Protocol):
 
 @dataclass
 class Service:
-    """The long-running bot: passes every `poll_seconds` (sooner when IDLE sees new mail) and
+    """The long-running bot: passes every `poll_seconds`, sooner when IDLE sees new mail, and
     the digest on its schedule."""
 
     bot: Passes
@@ -68,13 +80,11 @@ class Service:
     digest: Callable[[], None] | None = None  # sends one digest (None: no [digest] to)
     digest_config: DigestConfig = field(default_factory=DigestConfig)
     last_digest: Callable[[], datetime | None] = lambda: None
-    idle: ImapMailbox | None = None  # a second connection that waits with IDLE
+    # waits between passes with IDLE; the bot's own mailbox (the wait reads nothing, so the
+    # pass that follows finds the new mail on the connection the server has just synced)
+    idle: Waiter | None = None
     clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
     stopping: threading.Event = field(default_factory=threading.Event)
-    # new mail was announced: the pass running now (if any) is followed by another at once.
-    # APScheduler skips a run asked for while the job runs (max_instances=1), so without it
-    # mail that arrived after a pass's search would wait for the next regular pass.
-    _again: threading.Event = field(default_factory=threading.Event)
     _failures: int = 0
     _last_error: str = ""
     _jobs: BackgroundScheduler | None = None
@@ -85,16 +95,16 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stop())
         scheduler.start()
-        watcher = None
+        passes = None
         if self.idle is not None:
-            watcher = threading.Thread(target=self._watch, args=(scheduler,), daemon=True)
-            watcher.start()
-        log.info("running: a pass every %d s%s", self.poll_seconds, self._digest_note())
+            passes = threading.Thread(target=self.loop, name="passes", daemon=True)
+            passes.start()
+        log.info("running: a pass every %d s%s", self.poll_seconds, self._notes())
         self.stopping.wait()
         log.info("stopping: the message in hand finishes first")
         scheduler.shutdown(wait=True)
-        if self.idle is not None:
-            self.idle.close()
+        if passes is not None:
+            passes.join()
         log.info("stopped")
 
     def stop(self) -> None:
@@ -108,12 +118,13 @@ class Service:
             timezone=self.digest_config.timezone or local_zone(),
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )
-        scheduler.add_job(
-            self.poll,
-            IntervalTrigger(seconds=self.poll_seconds),
-            id="poll",
-            next_run_time=now,
-        )
+        if self.idle is None:
+            scheduler.add_job(
+                self.poll,
+                IntervalTrigger(seconds=self.poll_seconds),
+                id="poll",
+                next_run_time=now,
+            )
         if self.digest is not None:
             trigger = digest_trigger(self.digest_config)
             scheduler.add_job(self._send_digest, trigger, id="digest")
@@ -122,23 +133,49 @@ class Service:
                 scheduler.add_job(self._send_digest, id="digest-missed", next_run_time=now)
         return scheduler
 
-    def _digest_note(self) -> str:
+    def _notes(self) -> str:
+        idle = "" if self.idle is None else ", sooner when IDLE announces mail"
         if self.digest is None:
-            return "; no digest (set [digest] to)"
+            return f"{idle}; no digest (set [digest] to)"
         config = self.digest_config
-        return f"; the digest at {config.time:%H:%M} on {','.join(config.weekdays)}"
+        return f"{idle}; the digest at {config.time:%H:%M} on {','.join(config.weekdays)}"
+
+    def loop(self) -> None:
+        """With IDLE, until stopped: a pass, then a wait for new mail of up to `poll_seconds`,
+        and again. One thread, so passes never overlap, and mail that came during a pass ends
+        the next wait at once (the server announced it, or announces it as IDLE begins). A
+        lost connection is logged once and the next pass connects again; a failed pass is
+        retried with backoff."""
+        assert self.idle is not None
+        lost = 0  # waits in a row that ended with the connection lost
+        while not self.stopping.is_set():
+            try:
+                report = self.poll()
+            except Exception:  # a bug: logged with its cause, as APScheduler does for a job
+                log.exception("the pass failed")
+                self._failures, report = self._failures + 1, None
+            if report is None:
+                if not self.stopping.is_set():
+                    self.stopping.wait(backoff(self._failures))
+                continue
+            if lost == 1:
+                log.warning("IDLE: connected again")
+            try:
+                self.idle.wait(self.poll_seconds, self.stopping)
+                lost = 0
+            except Exception as exc:
+                lost += 1
+                if lost > 1:  # the passes work but their waits keep failing: no tight loop
+                    self.stopping.wait(backoff(lost))
+                elif isinstance(exc, MailboxError):
+                    log.warning("IDLE: %s; connecting again", exc)
+                else:
+                    log.exception("IDLE failed; connecting again")
 
     def poll(self) -> RunReport | None:
-        """One pass and its reminders, and another at once while new mail was announced
-        during it. A lost connection or a refused send is logged once with its cause and
-        retried with backoff; the pass after it re-syncs in full."""
-        while True:
-            self._again.clear()
-            report = self._poll_once()
-            if report is None or not self._again.is_set() or self.stopping.is_set():
-                return report
-
-    def _poll_once(self) -> RunReport | None:
+        """One pass and its reminders (None: it failed, or the service is stopping). A lost
+        connection or a refused send is logged once with its cause and retried with
+        backoff; the pass after it re-syncs in full."""
         if self.stopping.is_set():
             return None
         try:
@@ -161,7 +198,7 @@ class Service:
 
     def _failed(self, exc: QuotebotError) -> None:
         self._failures += 1
-        delay = min(BACKOFF_MAX_SECONDS, 2 ** min(self._failures, 10))
+        delay = backoff(self._failures)
         if str(exc) != self._last_error:
             log.error("%s; retrying in %d s, then with backoff", exc, delay)
         self._last_error = str(exc)
@@ -176,34 +213,3 @@ class Service:
             self.digest()
         except QuotebotError as exc:
             log.error("the digest could not be sent: %s", exc)
-
-    def _watch(self, scheduler: BackgroundScheduler) -> None:
-        """Wait with IDLE on a second connection; new mail moves the next pass to now. After a
-        reconnect the pass runs at once too: mail that came while the connection was down
-        raises no IDLE event, so only a full re-sync finds it."""
-        assert self.idle is not None
-        failures = 0
-        while not self.stopping.is_set():
-            try:
-                if failures:
-                    self.idle.connect()
-                    log.warning("IDLE: connected again after %d attempt(s)", failures)
-                    failures = 0
-                    self._poll_now(scheduler)
-                self.idle.wait(self.poll_seconds)
-            except MailboxError as exc:
-                if self.stopping.is_set():
-                    return  # run() closed the connection to end the wait
-                failures += 1
-                if failures == 1:
-                    log.warning("IDLE: %s; reconnecting with backoff", exc)
-                self.stopping.wait(min(BACKOFF_MAX_SECONDS, 2 ** min(failures, 10)))
-                continue
-            self._poll_now(scheduler)
-
-    def _poll_now(self, scheduler: BackgroundScheduler) -> None:
-        self._again.set()
-        if not self.stopping.is_set():
-            job = scheduler.get_job("poll")
-            if job is not None:
-                job.modify(next_run_time=self.clock())

@@ -140,11 +140,12 @@ def service(
     *,
     senders: Mapping[str, Outbox] | None = None,
 ) -> Service:
-    """The long-running service: passes, IDLE on a second connection (one mailbox only), and
-    the digests (`senders`: each mailbox's outbox for them, by name)."""
+    """The long-running service: passes, IDLE between them on the connection that reads the
+    quotes folder (one mailbox only), and the digests (`senders`: each mailbox's outbox for
+    them, by name)."""
     idle = None
     if isinstance(config.mailbox, ImapConfig) and config.mailbox.idle and not scaled(config):
-        idle = ImapMailbox(config.mailbox)
+        idle = adapters.imap
     digest = None
     if any(c.digest.to for c in (config, *config.mailboxes)) and config.bot.mode != "dry-run":
         outboxes = senders or {config.name: adapters.sender}

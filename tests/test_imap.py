@@ -393,7 +393,7 @@ def test_refused_for_good_is_recorded_and_the_pass_goes_on(
 def test_idle_wakes_the_bot_when_mail_arrives(config: Config, dovecot: Dovecot) -> None:
     """wait() returns when a message arrives, long before its timeout."""
     mailbox = ImapMailbox(config.mailbox)
-    mailbox.connect()
+    assert list(mailbox.incoming({})) == []  # the pass before the wait
     woke = threading.Event()
 
     def waiting() -> None:

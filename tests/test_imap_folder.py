@@ -78,19 +78,79 @@ def test_a_server_restart_between_passes_is_survived(
     assert len(dovecot.messages("Sent")) == 2
 
 
-def test_idle_keeps_its_folder_selected_between_waits(config: Config, dovecot: Dovecot) -> None:
-    """The IDLE connection opens the quotes folder once; later waits go straight into IDLE
-    (a new EXAMINE would make the server sync the whole folder after each new message)."""
+def test_idle_waits_on_the_connection_that_reads_the_folder(
+    config: Config, dovecot: Dovecot
+) -> None:
+    """Between passes, IDLE runs on the quotes folder's own connection, kept selected: no
+    third login and no EXAMINE after the first (a new session makes Dovecot sync a big folder
+    again before it hands over a new message); a wait ends when mail arrives, and the pass
+    after it reads the message there."""
     mailbox = ImapMailbox(config.mailbox)
     try:
         with counting_commands() as log:
+            assert list(mailbox.incoming({})) == []  # Sent and INBOX: both empty
             mailbox.wait(0.3)
+            waiting = threading.Thread(target=mailbox.wait, args=(120,), daemon=True)
+            waiting.start()
+            waiting.join(0.5)  # in IDLE
             dovecot.deliver(vague())
-            mailbox.wait(10)
+            waiting.join(30)
+            woke = not waiting.is_alive()
+            found = list(mailbox.incoming({}))
             mailbox.wait(0.3)
     finally:
         mailbox.close()
-    assert log.names.count("EXAMINE") == 1 and log.names.count("IDLE") == 3
+    assert woke, "the wait did not end on new mail"
+    assert [item.key.split("/")[0] for item in found] == ["INBOX"]
+    delivery = log.names.count("APPEND")  # the test's delivery logs in on its own
+    assert log.names.count("LOGIN") == 2 + delivery and log.names.count("EXAMINE") == 2
+    assert log.names.count("IDLE") == 3
+
+
+def test_mail_that_came_during_a_pass_ends_the_next_wait_at_once(
+    config: Config, dovecot: Dovecot
+) -> None:
+    """A message that arrives after the pass searched the folder is not left for the next
+    poll: the wait after that pass returns without entering IDLE, and the next pass reads it."""
+    dovecot.deliver(vague("Re: Quote Q-1311"))
+    mailbox = ImapMailbox(config.mailbox)
+    try:
+        first = []
+        for item in mailbox.incoming({}):
+            first.append(item)
+            dovecot.deliver(vague("Re: Quote Q-1312"))  # the pass has searched already
+        cursor = first[-1].cursor
+        assert cursor is not None
+        cursors = {cursor.folder: cursor}
+        with counting_commands() as log:
+            mailbox.wait(60)
+        later = list(mailbox.incoming(cursors))
+    finally:
+        mailbox.close()
+    assert len(first) == 1 and len(later) == 1 and later[0].key != first[0].key
+    assert "IDLE" not in log.names
+
+
+def test_a_stopping_service_ends_the_wait_within_seconds(config: Config, dovecot: Dovecot) -> None:
+    """A wait given the service's `stopping` event ends soon after it is set (not at its
+    timeout), leaving IDLE cleanly: the connection reads the next message."""
+    mailbox = ImapMailbox(config.mailbox)
+    stopping = threading.Event()
+    try:
+        assert list(mailbox.incoming({})) == []
+        thread = threading.Thread(target=mailbox.wait, args=(300, stopping), daemon=True)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # in IDLE
+        stopping.set()
+        thread.join(10)
+        assert not thread.is_alive(), "the wait did not end when the service stopped"
+        dovecot.deliver(vague())
+        with counting_commands() as log:
+            assert len(list(mailbox.incoming({}))) == 1
+    finally:
+        mailbox.close()
+    assert "EXAMINE" not in log.names and "LOGIN" not in log.names
 
 
 def test_a_folder_deleted_under_idle_ends_the_wait(config: Config, dovecot: Dovecot) -> None:
@@ -100,6 +160,7 @@ def test_a_folder_deleted_under_idle_ends_the_wait(config: Config, dovecot: Dove
     quotes = ImapConfig(kind="imap", server=config.mailbox.server, folder="Quotes")  # type: ignore[union-attr]
     dovecot.deliver(vague(), folder="Quotes")
     mailbox = ImapMailbox(quotes)
+    assert len(list(mailbox.incoming({}))) == 1  # the pass before the wait
     outcome: list[BaseException | None] = []
 
     def waiting() -> None:

@@ -3,6 +3,7 @@ the middle of a pass that loses and doubles nothing."""
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import re
 import signal
@@ -18,7 +19,10 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.config import DigestConfig
+from bot.errors import MailboxError
 from bot.scheduler import Service, digest_trigger, missed_digest
 from bot.service import Bot
 
@@ -111,23 +115,74 @@ def test_passes_never_overlap() -> None:
     assert slow.passes >= 3 and slow.most == 1
 
 
-def test_new_mail_announced_during_a_pass_gets_a_pass_at_once() -> None:
-    """IDLE's notice while a pass runs (the mail came after its search) brings the next pass
-    as soon as this one ends, not a poll interval later; passes still never overlap."""
-    slow = SlowBot(seconds=1.0)
-    service = Service(bot=cast(Bot, slow), poll_seconds=3600)
-    scheduler = service._jobs = service._scheduler()
-    scheduler.start()
-    try:
-        deadline = time.monotonic() + 10
-        while slow.running == 0 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        service._poll_now(scheduler)  # what the IDLE watcher does on EXISTS
-        while slow.passes < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        scheduler.shutdown(wait=True)
-    assert slow.passes == 2 and slow.most == 1
+@dataclass
+class Waits:
+    """Stands in for the mailbox's IDLE wait: records each wait among the passes, returns at
+    once ("new mail"), and fails with a lost connection as often as asked."""
+
+    bot: SlowBot
+    lost: int = 0
+    calls: list[str] = field(default_factory=list)
+
+    def wait(self, seconds: float, stopping: threading.Event | None = None) -> None:
+        self.calls.append(f"wait after {self.bot.passes} passes, {self.bot.running} running")
+        if self.lost:
+            self.lost -= 1
+            raise MailboxError("imap.example: connection lost while waiting for mail: EOF")
+
+
+def _loop_until(service: Service, condition: Any) -> threading.Thread:
+    thread = threading.Thread(target=service.loop, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    service.stop()
+    thread.join(10)
+    return thread
+
+
+def test_with_idle_each_pass_is_followed_by_a_wait_and_none_overlap() -> None:
+    """With IDLE, one thread alternates passes and waits: a wait starts only when a pass has
+    ended, and the pass after a wait that saw new mail starts at once."""
+    slow = SlowBot(seconds=0.05)
+    waits = Waits(slow)
+    service = Service(bot=cast(Bot, slow), poll_seconds=3600, idle=waits)
+    thread = _loop_until(service, lambda: slow.passes >= 4)
+    assert not thread.is_alive()
+    assert slow.most == 1 and slow.passes >= 4
+    assert waits.calls[:3] == [f"wait after {n} passes, 0 running" for n in (1, 2, 3)]
+
+
+def test_a_lost_idle_connection_is_logged_once_and_the_next_pass_runs_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A wait that loses its connection is logged once; the pass after it comes at once
+    (and connects again), and the log says when it worked again."""
+    slow = SlowBot(seconds=0.0)
+    waits = Waits(slow, lost=1)
+    service = Service(bot=cast(Bot, slow), poll_seconds=3600, idle=waits)
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        started = time.monotonic()
+        _loop_until(service, lambda: slow.passes >= 3)
+    assert time.monotonic() - started < 5  # no backoff after a first loss
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("connection lost" in m for m in messages) == 1
+    assert "IDLE: connected again" in messages
+
+
+def test_waits_that_keep_failing_back_off() -> None:
+    """Passes that work while every wait fails do not spin: the second failure in a row
+    waits 4 s before the next pass."""
+    slow = SlowBot(seconds=0.0)
+    waits = Waits(slow, lost=1000)
+    service = Service(bot=cast(Bot, slow), poll_seconds=3600, idle=waits)
+    thread = threading.Thread(target=service.loop, daemon=True)
+    thread.start()
+    time.sleep(1.0)
+    service.stop()
+    thread.join(10)
+    assert slow.passes == 2 and len(waits.calls) == 2
 
 
 def _many(folder: Path, copies: int) -> int:

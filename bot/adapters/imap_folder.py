@@ -31,6 +31,9 @@ class KeptFolder:
     client: IMAPClient
     validity: int  # UIDVALIDITY when selected; a change ends the selection (FolderLost)
     exists: int  # messages in the folder, never below the true count (0: nothing to search)
+    # new mail may have come since the last pass read the folder: just selected, or the
+    # server announced messages (EXISTS) during that pass or at the last refresh
+    news: bool = True
 
     @classmethod
     def examine(cls, client: IMAPClient, folder: str) -> KeptFolder:
@@ -45,18 +48,29 @@ class KeptFolder:
         disconnects; other servers answer NO): this raises, and the caller opens it anew."""
         # counts the server sent during the last pass's commands: newer than `exists`, but
         # imaplib keeps them apart from the expunges, out of order, so they only raise it
-        during = unsolicited(self.client).get("EXISTS")
+        told = unsolicited(self.client)
+        during = [int(count) for count in told.get("EXISTS", [])]
+        # more than the folder held at the last refresh, less what was expunged meanwhile: a
+        # server that repeats an unchanged count would otherwise never let the bot rest
+        self.news = bool(during) and max(during) > self.exists - len(told.get("EXPUNGE", []))
         if during:
-            self.exists = max(self.exists, int(during[-1]))
+            self.exists = max(self.exists, during[-1])
         forget_unsolicited(self.client)
         _text, answers = self.client.noop()
+        self.apply(answers)
+        forget_unsolicited(self.client)
+
+    def apply(self, answers: list[Any]) -> None:
+        """Follow the untagged `answers` of a command (NOOP, IDLE): the count, and whether new
+        mail was announced; raise FolderLost when they say the folder is gone or changed."""
         check(answers, self.validity)
         for answer in answers:
             if len(answer) > 1 and answer[1] == b"EXISTS":
-                self.exists = int(answer[0])
+                count = int(answer[0])
+                self.news = self.news or count > self.exists
+                self.exists = count
             elif len(answer) > 1 and answer[1] == b"EXPUNGE":
                 self.exists = max(self.exists - 1, 0)
-        forget_unsolicited(self.client)
 
 
 def check(answers: list[Any], validity: int | None = None) -> None:
