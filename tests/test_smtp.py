@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import replace
 from email import message_from_bytes, policy
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 from servers import PASSWORD, TOKEN, USERNAME, SmtpSink, TokenStore, free_port
 
+from bot.adapters import smtp
+from bot.adapters.secrets import tls_context
 from bot.adapters.smtp import SmtpError, SmtpOutbox
 from bot.config import ServerConfig, SmtpConfig
 from bot.errors import ConfigError, OutboxError
@@ -137,6 +140,34 @@ def test_starttls_verifies_the_certificate_against_ca_file(smtp_sink_starttls: S
     assert settings.security == "starttls"
     sink_outbox(smtp_sink_starttls).send(reply())
     assert smtp_sink_starttls.received[0].auth == ("PLAIN", USERNAME)
+
+
+def test_one_outbox_reads_the_trusted_cas_once(
+    smtp_sink_starttls: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each reply has a connection of its own, but the TLS settings (the system's CAs and
+    ca_file, 50 ms to read) are made once per outbox; a plain connection makes none."""
+    made: list[object] = []
+
+    def counted(server: ServerConfig) -> ssl.SSLContext:
+        made.append(server)
+        return tls_context(server)
+
+    monkeypatch.setattr(smtp, "tls_context", counted)
+    outbox = sink_outbox(smtp_sink_starttls)
+    outbox.send(reply())
+    outbox.send(reply())
+    assert len(smtp_sink_starttls.received) == 2 and len(made) == 1
+
+
+def test_a_plain_connection_reads_no_cas(
+    smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """security = "none" (a relay on the same host) builds no TLS settings at all."""
+    made: list[object] = []
+    monkeypatch.setattr(smtp, "tls_context", lambda server: made.append(server))
+    sink_outbox(smtp_sink).send(reply())
+    assert len(smtp_sink.received) == 1 and made == []
 
 
 def test_starttls_refuses_a_certificate_from_an_untrusted_ca(

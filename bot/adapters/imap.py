@@ -61,6 +61,7 @@ class ImapMailbox:
         self._selected: str | None = None  # the folder selected on `_client`
         self._readers: dict[str, KeptFolder] = {}  # the folders of `folders()`, kept selected
         self._created: set[str] = set()
+        self._tls: ssl.SSLContext | None = None
 
     # -- connection -------------------------------------------------------------------------
 
@@ -70,7 +71,11 @@ class ImapMailbox:
         return f"{self.server.username}@{self.server.host}"
 
     def _context(self) -> ssl.SSLContext:
-        return tls_context(self.server)
+        """The TLS settings for every connection of this mailbox, made at the first one (it
+        reads the system's CAs: 50 ms)."""
+        if self._tls is None:
+            self._tls = tls_context(self.server)
+        return self._tls
 
     def connect(self) -> IMAPClient:
         """The logged-in client for appends and look-ups, connecting (and logging in)
