@@ -13,7 +13,7 @@ import pytest
 
 import bot.parse as bot_parse
 from bot.errors import MessageError
-from bot.parse import _BodyParser, html_to_text, parse_address, parse_message
+from bot.parse import MAX_REFERENCES, _BodyParser, html_to_text, parse_address, parse_message
 
 
 def raw(*headers: str, body: str = "Hello.\n", content_type: str = "text/plain") -> bytes:
@@ -81,6 +81,19 @@ def test_plain_message_headers() -> None:
     assert message.references == ("<root@printshop.example>", "<q.1@printshop.example>")
     assert message.content_type == "text/plain"
     assert message.from_html is False
+
+
+def test_a_long_references_header_keeps_its_root_and_latest_ids() -> None:
+    """A client that never trims References (3,000 IDs): the root and the last 19 are kept,
+    in order, which is all threading and a reply's own References need."""
+    ids = [f"<r{n}@acme-robotics.example>" for n in range(3000)]
+    raw = PLAIN.replace(
+        b"References: <root@printshop.example> <q.1@printshop.example>",
+        b"References: " + " ".join(ids).encode(),
+    )
+    references = parse_message(raw).references
+    assert references == (ids[0], *ids[-19:])
+    assert len(references) == MAX_REFERENCES == 20
 
 
 def test_body_has_unix_line_ends() -> None:

@@ -102,6 +102,24 @@ def test_references_fall_back_to_in_reply_to(rules: Rules, templates_dir: Path) 
     assert reply["Subject"] == "Re: Quote Q-1042"
 
 
+def test_a_reply_to_a_very_long_thread_stays_a_short_header(
+    rules: Rules, templates_dir: Path
+) -> None:
+    """A buyer's client that never trims References (3,000 IDs, 100 KB): the reply names
+    the thread's root, the latest 19 and the message, far under a server's header limit."""
+    ids = [f"<r{n}@acme-robotics.example>" for n in range(3000)]
+    message = mail(
+        "Looks good, go ahead.",
+        "Subject: Quote Q-1042",
+        "Message-ID: <m4@acme-robotics.example>",
+        f"In-Reply-To: {ids[-1]}",
+        f"References: {' '.join(ids)}",
+    )
+    reply = reply_for(rules, templates_dir, message)
+    assert reply["References"].split() == [ids[0], *ids[-19:], "<m4@acme-robotics.example>"]
+    assert len(str(reply["References"])) < 1000
+
+
 @pytest.mark.parametrize(
     ("subject", "expected"),
     [
