@@ -141,11 +141,12 @@ def service(
     senders: Mapping[str, Outbox] | None = None,
 ) -> Service:
     """The long-running service: passes, IDLE between them on the connection that reads the
-    quotes folder (one mailbox only), and the digests (`senders`: each mailbox's outbox for
-    them, by name)."""
+    quotes folder (one mailbox, on SQLite or on PostgreSQL under its lease), and the digests
+    (`senders`: each mailbox's outbox for them, by name)."""
     idle = None
-    if isinstance(config.mailbox, ImapConfig) and config.mailbox.idle and not scaled(config):
-        idle = adapters.imap
+    mailboxes = config.each()
+    if len(mailboxes) == 1 and isinstance(mailboxes[0].mailbox, ImapConfig):
+        idle = adapters.imap if mailboxes[0].mailbox.idle else None
     digest = None
     if any(c.digest.to for c in (config, *config.mailboxes)) and config.bot.mode != "dry-run":
         outboxes = senders or {config.name: adapters.sender}

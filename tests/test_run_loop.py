@@ -67,3 +67,39 @@ def test_run_answers_while_running_and_reconnects(
     assert log.count("connection lost") == 1, log  # logged once, with its cause
     assert "connected again" in log
     assert len(smtp_sink.received) == 2
+
+
+def test_one_mailbox_is_woken_by_idle_on_either_database(
+    tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, database_url: str
+) -> None:
+    """One mailbox, on SQLite or on PostgreSQL (where passes run under the mailbox's lease):
+    with an hour between regular passes, a new message is answered within seconds, so IDLE
+    woke the bot."""
+    config = write_config(
+        tmp_path / "quotebot.toml",
+        dovecot=dovecot,
+        sink=smtp_sink,
+        database_url=database_url,
+        bot_extra="",
+        extra="[schedule]\npoll_seconds = 3600\n",
+    )
+    env = {**os.environ, "QUOTEBOT_TEST_PASSWORD": PASSWORD}
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "-v", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    dovecot.deliver(vague("Re: Quote Q-2100"))  # answered by the first pass
+    try:
+        first = _until(lambda: len(smtp_sink.received) == 1, 30)
+        time.sleep(1.0)  # that pass ends and the wait begins
+        dovecot.deliver(vague("Re: Quote Q-2101"))
+        answered = first and _until(lambda: len(smtp_sink.received) == 2, 30)
+    finally:
+        bot.send_signal(signal.SIGINT)
+        _out, err = bot.communicate(timeout=30)
+    log = err.decode()
+    assert answered, f"no reply within 30 s of the message:\n{log}"
+    assert bot.returncode == 0 and "Traceback" not in log, log
