@@ -131,6 +131,18 @@ class Waits:
             raise MailboxError("imap.example: connection lost while waiting for mail: EOF")
 
 
+class Pauses(threading.Event):
+    """The service's stop event, noting every pause the loop takes on it (its backoffs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.taken.append(timeout)
+        return super().wait(timeout)
+
+
 def _loop_until(service: Service, condition: Any) -> threading.Thread:
     thread = threading.Thread(target=service.loop, daemon=True)
     thread.start()
@@ -161,11 +173,11 @@ def test_a_lost_idle_connection_is_logged_once_and_the_next_pass_runs_at_once(
     (and connects again), and the log says when it worked again."""
     slow = SlowBot(seconds=0.0)
     waits = Waits(slow, lost=1)
-    service = Service(bot=cast(Bot, slow), poll_seconds=3600, idle=waits)
+    pauses = Pauses()
+    service = Service(bot=cast(Bot, slow), poll_seconds=3600, idle=waits, stopping=pauses)
     with caplog.at_level(logging.INFO, logger="bot.scheduler"):
-        started = time.monotonic()
         _loop_until(service, lambda: slow.passes >= 3)
-    assert time.monotonic() - started < 5  # no backoff after a first loss
+    assert pauses.taken == []  # no backoff after a first loss
     messages = [record.getMessage() for record in caplog.records]
     assert sum("connection lost" in m for m in messages) == 1
     assert "IDLE: connected again" in messages
@@ -173,16 +185,14 @@ def test_a_lost_idle_connection_is_logged_once_and_the_next_pass_runs_at_once(
 
 def test_waits_that_keep_failing_back_off() -> None:
     """Passes that work while every wait fails do not spin: the second failure in a row
-    waits 4 s before the next pass."""
+    pauses 4 s before the next pass."""
     slow = SlowBot(seconds=0.0)
     waits = Waits(slow, lost=1000)
-    service = Service(bot=cast(Bot, slow), poll_seconds=3600, idle=waits)
-    thread = threading.Thread(target=service.loop, daemon=True)
-    thread.start()
-    time.sleep(1.0)
-    service.stop()
-    thread.join(10)
-    assert slow.passes == 2 and len(waits.calls) == 2
+    pauses = Pauses()
+    service = Service(bot=cast(Bot, slow), poll_seconds=3600, idle=waits, stopping=pauses)
+    thread = _loop_until(service, lambda: len(pauses.taken) >= 1)
+    assert not thread.is_alive()
+    assert pauses.taken == [4] and slow.passes == 2 and len(waits.calls) == 2
 
 
 def _many(folder: Path, copies: int) -> int:
