@@ -53,6 +53,7 @@ def test_run_answers_while_running_and_reconnects(
         time.sleep(1.0)  # let the first pass end and IDLE begin (mail before it is fine too)
         dovecot.deliver(vague("Re: Quote Q-2001"))
         answered = _until(lambda: len(smtp_sink.received) == 1, 30)
+        time.sleep(1.0)  # that pass ends and the bot waits in IDLE
         dovecot.restart()
         dovecot.deliver(vague("Re: Quote Q-2002"))
         reconnected = _until(lambda: len(smtp_sink.received) == 2, 60)
@@ -64,8 +65,11 @@ def test_run_answers_while_running_and_reconnects(
     assert reconnected, f"no reply after the server restarted:\n{log}"
     assert bot.returncode == 0, log
     assert "Traceback" not in log
-    assert log.count("connection lost") == 1, log  # logged once, with its cause
-    assert "connected again" in log
+    # logged once, with its cause, when the restart finds the bot in IDLE; a restart that
+    # lands between a pass and its wait is found by the wait's NOOP, which reconnects and
+    # says so at once
+    assert log.count("connection lost") <= 1, log
+    assert "connected again" in log, log
     assert len(smtp_sink.received) == 2
 
 
