@@ -27,6 +27,18 @@ def _until(condition: Callable[[], bool], seconds: float) -> bool:
     return condition()
 
 
+def _service(config: Path) -> subprocess.Popen[bytes]:
+    """`quotebot run -v` on `config`, as its own process, its log on stderr."""
+    env = {**os.environ, "QUOTEBOT_TEST_PASSWORD": PASSWORD}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "-v", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def test_run_answers_while_running_and_reconnects(
     tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink
 ) -> None:
@@ -40,14 +52,7 @@ def test_run_answers_while_running_and_reconnects(
         bot_extra="",
         imap_extra="timeout_seconds = 5\n",
     )
-    env = {**os.environ, "QUOTEBOT_TEST_PASSWORD": PASSWORD}
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "-v", "--config", str(config)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    bot = _service(config)
     answered, reconnected = False, False
     try:
         time.sleep(1.0)  # let the first pass end and IDLE begin (mail before it is fine too)
@@ -87,14 +92,7 @@ def test_one_mailbox_is_woken_by_idle_on_either_database(
         bot_extra="",
         extra="[schedule]\npoll_seconds = 3600\n",
     )
-    env = {**os.environ, "QUOTEBOT_TEST_PASSWORD": PASSWORD}
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "-v", "--config", str(config)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    bot = _service(config)
     dovecot.deliver(vague("Re: Quote Q-2100"))  # answered by the first pass
     try:
         first = _until(lambda: len(smtp_sink.received) == 1, 30)
