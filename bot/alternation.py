@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - another Python's layout
     _parser = None
 
 MIN_BRANCHES = 30  # fewer: the lookaheads cost about what they save
+MIN_HOIST = 10  # a shorter list: one shared `\b` saved nothing (7 hearsay phrases: 6.8 to 8.8 us)
 MAX_RANGE = 64  # a class wider than this ("[a-z]" is 26) counts as any character
 
 
@@ -88,13 +89,53 @@ def _folded(chars: frozenset[str] | None, flags: int) -> frozenset[str] | None:
     return frozenset(c.lower() if len(c.lower()) == 1 else c for c in chars)
 
 
+def leads_with_boundary(pattern: re.Pattern[str]) -> bool:
+    """Whether every match of `pattern` starts with its own `\\b` (first, outside any
+    alternation, repeat or group that changes flags), so a list of such patterns can share
+    one `\\b` in front."""
+    if _parser is None:
+        return False
+    try:
+        items = list(_parser.parse(pattern.pattern, pattern.flags))
+        while items and items[0][0] is _ops.SUBPATTERN:
+            _group, added, removed, inner = items[0][1]
+            if added or removed:
+                return False  # "(?a:\\b...)": its boundary is not the list's
+            items = list(inner)
+    except Exception:  # a parser of another version: no speed-up, nothing wrong
+        return False
+    return bool(items) and items[0][0] is _ops.AT and items[0][1] is _ops.AT_BOUNDARY
+
+
 def alternation(patterns: Sequence[re.Pattern[str]], flags: int) -> re.Pattern[str]:
-    """One pattern that matches where any of `patterns` (all compiled with `flags`) does."""
+    """One pattern that matches where any of `patterns` (all compiled with `flags`) does.
+
+    In a list of MIN_HOIST or more, the branches that start with `\\b` share one, and behind
+    it a class of the characters they can start with: inside a word, or at a word that none
+    of them can start with, the search moves on after two checks instead of trying every
+    branch (the 85 approval phrases: 30 to 21 microseconds a clause, the 40 boundary phrases
+    30 to 13)."""
+    if len(patterns) < MIN_HOIST:
+        return re.compile(_grouped(patterns, flags), flags)
+    lead = [p for p in patterns if leads_with_boundary(p)]
+    rest = [p for p in patterns if not leads_with_boundary(p)]
+    parts = [f"(?:{_grouped(rest, flags)})"] if rest else []
+    if lead:
+        firsts = [_folded(first_chars(p), flags) for p in lead]
+        known = all(firsts)
+        chars = "".join(re.escape(c) for c in sorted(set().union(*(f for f in firsts if f))))
+        gate = f"(?=[{chars}])" if known else ""
+        parts.insert(0, f"\\b{gate}(?:{_grouped(lead, flags)})")
+    return re.compile("|".join(parts), flags)
+
+
+def _grouped(patterns: Sequence[re.Pattern[str]], flags: int) -> str:
+    """The branches as one alternation, grouped by first character where that pays."""
     plain = "|".join(f"(?:{p.pattern})" for p in patterns)
     firsts = [_folded(first_chars(p), flags) for p in patterns]
     chars = set().union(*(f for f in firsts if f))
     if len(patterns) < MIN_BRANCHES or len(patterns) < 2 * len(chars):
-        return re.compile(plain, flags)
+        return plain
     groups: dict[str, list[str]] = {}
     anywhere: list[str] = []
     for pattern, first in zip(patterns, firsts, strict=True):
@@ -103,4 +144,4 @@ def alternation(patterns: Sequence[re.Pattern[str]], flags: int) -> re.Pattern[s
         for char in sorted(first or ()):
             groups.setdefault(char, []).append(f"(?:{pattern.pattern})")
     parts = [f"(?={re.escape(c)})(?:{'|'.join(group)})" for c, group in sorted(groups.items())]
-    return re.compile("|".join([*parts, *anywhere]), flags)
+    return "|".join([*parts, *anywhere])

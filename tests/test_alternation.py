@@ -7,7 +7,7 @@ import re
 import pytest
 from test_fast_paths import _pattern_lists, _texts
 
-from bot.alternation import MIN_BRANCHES, alternation, first_chars
+from bot.alternation import MIN_BRANCHES, MIN_HOIST, alternation, first_chars, leads_with_boundary
 from bot.rules import Rules
 from bot.sentences import split_sentences
 
@@ -72,3 +72,56 @@ def test_a_grouped_list_with_every_kind_of_start() -> None:
         for probe in (text, f"say {text}.", text.upper(), f"no {text}"):
             assert bool(quick.search(probe)) == bool(plain.search(probe)), probe
     assert quick.search("KILO") and quick.search("a deal") and not quick.search("no yes")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "leads"),
+    [
+        (r"\bgo ahead\b", re.I, True),
+        (r"(\b(go|get) on)", re.I, True),  # inside the group that starts the pattern
+        (r"(?:\bok\b)+", re.I, False),  # a repeat: not said plainly
+        (r"\bgo|ahead", re.I, False),  # only one branch starts with it
+        (r"(?a:\bgo)", re.I, False),  # an ASCII-only boundary is not the list's
+        (r"\Bgo", re.I, False),
+        (r"^\s*yes\b", re.I, False),
+        (r"go\b", re.I, False),
+    ],
+)
+def test_leads_with_boundary(pattern: str, flags: int, leads: bool) -> None:
+    assert leads_with_boundary(re.compile(pattern, flags)) is leads
+
+
+def test_a_long_list_shares_one_boundary() -> None:
+    """Branches that start with `\\b` share one, behind a class of their first characters
+    (none when one of them may start with anything); the others stay as they are; the answer
+    is the plain join's, on word starts, inside words, on the long s and the Kelvin sign that
+    re.IGNORECASE folds, and on an ASCII-only boundary that is not the list's."""
+    words = [rf"\b{w}\b" for w in ("go", "ship", "kilo", "über", "ok", "start", "run", "print")]
+    odd = [r"^\s*yes\b", r"(?<!no )deal", r"(?a:\bÿes)"]
+    texts = [
+        "go",
+        "ago",
+        "GO on",
+        "\u017fhip it",
+        "\u212ailo",
+        "ÜBER",
+        "zuüber",
+        "yes",
+        " yes",
+        "say yes",
+        "no deal",
+        "a deal",
+        "xÿes",
+        "ÿes",
+        "12 units",
+        "",
+        "\n\n",
+        "ok.",
+    ]
+    for extra, gated in (([], True), ([r"\b\w+ units"], False)):
+        patterns = [re.compile(p, re.I) for p in [*words, *odd, *extra]]
+        assert len(patterns) >= MIN_HOIST
+        quick, plain = alternation(patterns, re.I), _plain(patterns, re.I)
+        assert quick.pattern.startswith(r"\b(?=[" if gated else r"\b(?:")
+        for text in texts:
+            assert bool(quick.search(text)) == bool(plain.search(text)), (text, extra)
