@@ -113,13 +113,40 @@ def html_to_text(html: str) -> str:
 _ADDR_OK = re.compile(r"^[^\s@<>()\[\],;:\\\"]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
 
 
+# An address list in its everyday form: "Name <local@domain>" or "local@domain", comma
+# separated, with no quotes, comments, groups, routes or literals. For these the standard
+# parser's answer is the words of the name joined by one space and the address as written;
+# anything else goes to it (tests/test_parse.py checks the two agree on generated values).
+_FWS = "[ \t\r\n]"
+_WORDS = rf"[^\s()<>@,:;\"\[\]\\]+(?:{_FWS}+[^\s()<>@,:;\"\[\]\\]+)*"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_SIMPLE = re.compile(rf"{_FWS}*(?:(?:({_WORDS}){_FWS}*)?<({_ADDR})>|({_ADDR})){_FWS}*")
+
+
+def _getaddresses(value: str) -> list[tuple[str, str]]:
+    """`email.utils.getaddresses([value])`, without its parser for the everyday forms (a
+    third of the parse of a message's From, To and Cc: 0.09 ms a message)."""
+    if value and not set('"()[]:;\\').intersection(value):
+        pairs = []
+        for item in value.split(","):
+            found = _SIMPLE.fullmatch(item)
+            if found is None:
+                break
+            name, routed, bare = found.groups()
+            pairs.append((" ".join((name or "").split()), routed or bare))
+        else:
+            return pairs
+    return getaddresses([value])
+
+
 def parse_address(value: str) -> tuple[str, str]:
     """(display name, lower-cased address) of a one-address header, or ("", "") when unsafe.
 
     Strict like `parseaddr(strict=True)` (CVE-2023-27043), which Python 3.11.7 lacks:
     more than one address, or an address with specials in it, gives nothing.
     """
-    pairs = getaddresses([value])
+    pairs = _getaddresses(value)
     if len(pairs) != 1:
         return "", ""
     name, addr = pairs[0]
@@ -210,7 +237,7 @@ def _references(value: str | None) -> tuple[str, ...]:
 
 def _addresses(values: list[str]) -> tuple[str, ...]:
     found = []
-    for _, addr in getaddresses([_scrub(decode_words(raw_8bit(str(v)))) for v in values]):
+    for _, addr in _getaddresses(", ".join(_scrub(decode_words(raw_8bit(str(v)))) for v in values)):
         if _ADDR_OK.match(addr):
             found.append(addr.lower())
     return tuple(found)

@@ -6,10 +6,13 @@ import contextlib
 import email
 import email.policy
 from datetime import UTC, datetime
+from email.utils import getaddresses
 from pathlib import Path
 
 import mailparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bot.parse as bot_parse
 from bot.errors import MessageError
@@ -307,3 +310,50 @@ def test_a_header_value_is_decoded_cleaned_and_scrubbed(value: str) -> None:
         bot_parse.clean_header(bot_parse.decode_words(bot_parse.raw_8bit(value)))
     )
     assert bot_parse._header_value("Subject", value) == full
+
+
+# Address lists: the everyday forms are read without the standard parser, with its answer
+
+_ADDRESS_PIECES = st.sampled_from(
+    ["Lee", "Park", "lee.park", "@", "<", ">", ",", " ", "\t", "\r\n ", ".", "x@y.example",
+     "a-b", '"', "(c)", ":", ";", "[1.2.3.4]", "ö", "\xa0", "\\", "=?utf-8?q?x?=", "o'n",
+     "..", "-", "_", "a@b", "<a@b.example>", "Dana Ortiz <dana@acme.example>"]
+)  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True, database=None)
+@given(st.lists(_ADDRESS_PIECES, max_size=12).map("".join))
+def test_address_lists_read_as_the_standard_parser_reads_them(value: str) -> None:
+    assert bot_parse._getaddresses(value) == getaddresses([value])
+
+
+@pytest.mark.parametrize(
+    ("value", "pairs"),
+    [
+        ("Lee Park <lee@acme.example>", [("Lee Park", "lee@acme.example")]),
+        (" Lee \t Park\r\n <lee@acme.example> ", [("Lee Park", "lee@acme.example")]),
+        ("lee@acme.example, Dana <dana@acme.example>", [("", "lee@acme.example"), ("Dana", "dana@acme.example")]),
+        ("=?utf-8?q?J=C3=B6rg?= <j@acme.example>", [("=?utf-8?q?J=C3=B6rg?=", "j@acme.example")]),
+    ],
+)  # fmt: skip
+def test_everyday_addresses_skip_the_standard_parser(
+    value: str, pairs: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(values: list[str]) -> list[tuple[str, str]]:
+        raise AssertionError("the standard parser was asked")
+
+    monkeypatch.setattr(bot_parse, "getaddresses", refuse)
+    assert bot_parse._getaddresses(value) == pairs
+
+
+def test_other_address_forms_go_to_the_standard_parser() -> None:
+    for value in [
+        '"Park, Lee" <lee@acme.example>',
+        "Lee <lee@acme.example> (work)",
+        "",
+        "a@b,",
+        "Team: a@b, c@d;",
+        "Lee <a@[1.2.3.4]>",
+        "Lee\xa0Park <lee@acme.example>",
+    ]:
+        assert bot_parse._getaddresses(value) == getaddresses([value]), value
