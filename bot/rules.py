@@ -398,10 +398,6 @@ def _joined(patterns: Patterns) -> _Joined:
     return entry
 
 
-def _combined(patterns: Patterns) -> re.Pattern[str] | None:
-    return _joined(patterns).combined
-
-
 def clause_local(patterns: Patterns) -> bool:
     """Whether a match of `patterns` in a clause is one in its sentence too: clauses are cut
     at spaces and punctuation, so a pattern sees the same text and word boundaries in both,
@@ -422,7 +418,10 @@ def warm(rules: Rules) -> None:
 def any_match(patterns: Patterns, text: str) -> re.Match[str] | None:
     """The first match of the first pattern (in list order) that matches `text`, or None."""
     if len(patterns) > 1:
-        combined = _combined(patterns)
+        entry = _JOINED.get(id(patterns))  # _joined(patterns), inline: ~80 calls a message
+        if entry is None or entry.patterns is not patterns:
+            entry = _joined(patterns)
+        combined = entry.combined
         if combined is not None and combined.search(text) is None:
             return None  # the common case: no pattern of the list matches
     for pattern in patterns:
