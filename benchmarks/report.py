@@ -106,6 +106,15 @@ def _pass_rows(f: dict[str, Any], n: int) -> list[Row]:
         ),
         Row("  start-up + idle pass (CLI process)", f"{f['cli_idle_seconds']:.2f} s"),
     ]
+    if "cpu_ratio_to_fetch_parse" in bl:  # runs before the sixth session did not record it
+        out.insert(
+            4,
+            Row(
+                "  CPU: the bot's processes / fetch+parse",
+                f"{bl['cpu_ratio_to_fetch_parse']:.2f}x (on 2 cores the time ratio is at best half "
+                "of this)",
+            ),
+        )
     for label, idle in ((f"{idle_small['folder_messages']:,}", idle_small), (f"{n:,}", idle_n)):
         out.append(
             Row(

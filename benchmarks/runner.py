@@ -225,6 +225,11 @@ def _passes(
             **{k: v for k, v in dataclasses.asdict(backlog).items() if k != "stderr"},
             "per_second": backlog.handled / backlog.seconds,
             "ratio_to_fetch_parse": backlog.seconds / fetch_parse.seconds,
+            # the work behind the ratio, whatever share of the cores the machine gives: the
+            # CPU of the bot's processes against that of the fetch+parse process (medians)
+            "cpu_ratio_to_fetch_parse": statistics.median(
+                b.cpu_seconds / fp.cpu_seconds for fp, b in rounds
+            ),
             "decisions": decided,
             "outbox": "Maildir (SMTP kept out of the figure); no reply: all mail before since",
             "peak_tree_rss_mb": max(b.peak_tree_rss_mb for _, b in rounds),
@@ -236,6 +241,7 @@ def _passes(
                 "fetch_parse_seconds": fp.seconds,
                 "backlog_seconds": b.seconds,
                 "backlog_cpu_seconds": b.cpu_seconds,
+                "fetch_parse_cpu_seconds": fp.cpu_seconds,
                 "ratio": b.seconds / fp.seconds,
             }
             for fp, b in rounds
@@ -260,7 +266,12 @@ def _passes(
 
 
 def _throughput(found: Any) -> dict[str, float]:
-    return {"messages": found.messages, "seconds": found.seconds, "per_second": found.per_second}
+    return {
+        "messages": found.messages,
+        "seconds": found.seconds,
+        "cpu_seconds": found.cpu_seconds,
+        "per_second": found.per_second,
+    }
 
 
 def _mailbox(filled: Filled) -> dict[str, Any]:
