@@ -27,7 +27,7 @@ from benchmarks.measure import (
     baseline,
     decisions,
     idle_notice,
-    idle_pass,
+    idle_passes,
     noop_search,
     reaction,
     run_once,
@@ -216,8 +216,9 @@ def _passes(
     backlog_config = config("backlog")
     cli_idle = run_once(backlog_config, work, "cli-idle")
     say("idle passes")
-    idle_n = idle_pass(backlog_config, n)
-    idle_small = idle_pass(config("small", folder=SMALL_FOLDER), SMALL_MESSAGES)
+    idle_n, idle_small = idle_passes(
+        {backlog_config: n, config("small", folder=SMALL_FOLDER): SMALL_MESSAGES}
+    )
     figures |= {
         "fetch": _throughput(fetch),
         "fetch_parse": _throughput(fetch_parse),
