@@ -125,8 +125,8 @@ _SIMPLE = re.compile(rf"{_FWS}*(?:(?:({_WORDS}){_FWS}*)?<({_ADDR})>|({_ADDR})){_
 
 
 def _getaddresses(value: str) -> list[tuple[str, str]]:
-    """`email.utils.getaddresses([value])`, without its parser for the everyday forms (a
-    third of the parse of a message's From, To and Cc: 0.09 ms a message)."""
+    """`email.utils.getaddresses([value])`, without its parser for the everyday forms (8% of
+    a message's parse in cProfile on the bench's mail; 4.4% fewer instructions without it)."""
     if value and not set('"()[]:;\\').intersection(value):
         pairs = []
         for item in value.split(","):

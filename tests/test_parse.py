@@ -317,7 +317,8 @@ def test_a_header_value_is_decoded_cleaned_and_scrubbed(value: str) -> None:
 _ADDRESS_PIECES = st.sampled_from(
     ["Lee", "Park", "lee.park", "@", "<", ">", ",", " ", "\t", "\r\n ", ".", "x@y.example",
      "a-b", '"', "(c)", ":", ";", "[1.2.3.4]", "ö", "\xa0", "\\", "=?utf-8?q?x?=", "o'n",
-     "..", "-", "_", "a@b", "<a@b.example>", "Dana Ortiz <dana@acme.example>"]
+     "..", "-", "_", "a@b", "<a@b.example>", "Dana Ortiz <dana@acme.example>", "\x01", "\x0b",
+     "\x1c", "\u2003"]
 )  # fmt: skip
 
 
