@@ -122,12 +122,13 @@ _WORDS = rf"[^\s()<>@,:;\"\[\]\\]+(?:{_FWS}+[^\s()<>@,:;\"\[\]\\]+)*"
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDR = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 _SIMPLE = re.compile(rf"{_FWS}*(?:(?:({_WORDS}){_FWS}*)?<({_ADDR})>|({_ADDR})){_FWS}*")
+_NOT_SIMPLE = frozenset('"()[]:;\\')  # quotes, comments, literals, groups, quoted pairs
 
 
 def _getaddresses(value: str) -> list[tuple[str, str]]:
     """`email.utils.getaddresses([value])`, without its parser for the everyday forms (8% of
     a message's parse in cProfile on the bench's mail; 4.4% fewer instructions without it)."""
-    if value and not set('"()[]:;\\').intersection(value):
+    if value and _NOT_SIMPLE.isdisjoint(value):
         pairs = []
         for item in value.split(","):
             found = _SIMPLE.fullmatch(item)

@@ -145,8 +145,9 @@ def service(
     (`senders`: each mailbox's outbox for them, by name)."""
     idle = None
     mailboxes = config.each()
-    if len(mailboxes) == 1 and isinstance(mailboxes[0].mailbox, ImapConfig):
-        idle = adapters.imap if mailboxes[0].mailbox.idle else None
+    only = mailboxes[0].mailbox if len(mailboxes) == 1 else None
+    if isinstance(only, ImapConfig) and only.idle:
+        idle = adapters.imap
     digest = None
     if any(c.digest.to for c in (config, *config.mailboxes)) and config.bot.mode != "dry-run":
         outboxes = senders or {config.name: adapters.sender}
