@@ -23,13 +23,15 @@ from bot.pdf import load_pdf_reader
 from bot.rules import Rules, load_rules, warm
 
 log = logging.getLogger(__name__)
-WINDOW = 64  # messages handed to the pool and not yet decided, at most
+WINDOW = 128  # messages handed to the pool and not yet decided, at most
 CHUNK = 8  # messages a worker takes at once (one round trip each way)
 START_AFTER = 64  # a pass this long is a backlog: only then is the pool started
 # Chunks in the pool's hands beyond one a worker. The pass feeds the pool between the chunks
-# it decides or parses itself (up to 15 ms apart); with one spare chunk a worker ran dry in
-# between (idle 21% of a 10,000 backlog), with three it stays busy (cpu/wall 1.72 -> 1.86).
-POOL_EXTRA = 3
+# it decides or parses itself (up to 15 ms apart, more when it reads the next IMAP batch in
+# between); with one spare chunk a worker ran dry in between (idle 21% of a 10,000 backlog),
+# with three it was idle 0.55 s of 12 s in waits over 5 ms, with seven (and a window of 128,
+# so the pass still has chunks to do itself) 0.11 to 0.16 s (cpu/wall 1.75 -> 1.77).
+POOL_EXTRA = 7
 
 Parsed = tuple[Message, Analysis | None] | MessageError
 _worker: tuple[Rules, frozenset[str]] | None = None  # a worker process's rules and addresses

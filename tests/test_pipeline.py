@@ -159,8 +159,9 @@ def test_the_pass_does_every_chunk_while_the_pool_has_not_started(
 def test_a_started_pool_is_handed_one_chunk_a_worker_and_pool_extra(ready: bool) -> None:
     """Once its worker has answered, the pool holds 1 + POOL_EXTRA chunks, oldest first (its
     worker never waits for the pass), and the others wait for the pass; before, none."""
-    items = _items(60)
-    ahead = deque(_Chunk(items[at : at + CHUNK]) for at in range(0, 8 * CHUNK, CHUNK))
+    chunks = 1 + POOL_EXTRA + 4
+    items = _items(chunks * CHUNK)
+    ahead = deque(_Chunk(items[at : at + CHUNK]) for at in range(0, chunks * CHUNK, CHUNK))
     answered: Future[bool] = Future()
     if ready:
         answered.set_result(True)
@@ -172,7 +173,7 @@ def test_a_started_pool_is_handed_one_chunk_a_worker_and_pool_extra(ready: bool)
             handed = [chunk.future is not None for chunk in ahead]
         finally:
             release.set()
-    assert handed == [ready] * (1 + POOL_EXTRA) + [False] * (8 - 1 - POOL_EXTRA)
+    assert handed == [ready] * (1 + POOL_EXTRA) + [False] * 4
 
 
 def test_a_backlog_known_from_the_first_message_starts_the_pool_at_once(rules: Rules) -> None:
