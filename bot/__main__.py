@@ -1,5 +1,5 @@
 """`python -m bot` is the `quotebot` command."""
 
-from bot.cli import main
+from bot import main
 
 main()

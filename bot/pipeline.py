@@ -5,6 +5,7 @@ built one message after the other and memory holds a bounded number of messages.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -56,6 +57,7 @@ def start_worker(rules_dir: Path | None, own_addresses: frozenset[str]) -> None:
     if _worker is not None:  # what the first messages would set up, before the pass waits
         warm(_worker[0])
         load_pdf_reader()
+    gc.freeze()  # its imports and rules live as long as it: full collections skip them
 
 
 def prepare(
