@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import imaplib
+import itertools
 import os
 import random
 import re
@@ -132,15 +133,26 @@ class _Peak:
     processes: int = 0  # the most processes seen at once
 
 
-def _memory_kb(pid: int) -> tuple[int, int]:
-    """RSS and PSS of one process, in kB (0 when it is gone)."""
+def _rss_kb(pid: int) -> int:
+    """RSS of one process, in kB (0 when it is gone), from /proc/<pid>/status: 0.16 ms a
+    round of the bot's three processes, where smaps_rollup (which walks the page tables) took
+    1.9 ms, 3.8% of a core at 20 rounds a second taken from the backlog being measured."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmRSS:\s+(\d+)", status, re.M)
+    return int(found.group(1)) if found else 0
+
+
+def _pss_kb(pid: int) -> int:
+    """PSS of one process, in kB (0 when it is gone): shared pages counted once."""
     try:
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
-        return 0, 0
-    rss = re.search(r"^Rss:\s+(\d+)", rollup, re.M)
-    pss = re.search(r"^Pss:\s+(\d+)", rollup, re.M)
-    return (int(rss.group(1)) if rss else 0), (int(pss.group(1)) if pss else 0)
+        return 0
+    found = re.search(r"^Pss:\s+(\d+)", rollup, re.M)
+    return int(found.group(1)) if found else 0
 
 
 def _children(pid: int) -> list[int]:
@@ -152,21 +164,24 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def _tree_rss(pid: int, *, every: float = 0.05) -> Iterator[_Peak]:
-    """The peak of the summed RSS of `pid` and its descendants, sampled every `every` s."""
+def _tree_rss(pid: int, *, every: float = 0.05, pss_every: int = 10) -> Iterator[_Peak]:
+    """The peak of the summed RSS of `pid` and its descendants, sampled every `every` s (and
+    of their summed PSS, every `pss_every` samples: it costs twelve times as much)."""
     peak, done = _Peak(), threading.Event()
 
     def sample() -> None:
-        while not done.is_set():
-            pids, rss, pss, seen = [pid], 0, 0, 0
+        for round_ in itertools.count():
+            if done.is_set():
+                return
+            pids, found = [pid], []
             while pids:
                 current = pids.pop()
-                one_rss, one_pss = _memory_kb(current)
-                rss, pss, seen = rss + one_rss, pss + one_pss, seen + 1
+                found.append(current)
                 pids.extend(_children(current))
-            peak.peak_kb = max(peak.peak_kb, rss)
-            peak.peak_pss_kb = max(peak.peak_pss_kb, pss)
-            peak.processes = max(peak.processes, seen)
+            peak.peak_kb = max(peak.peak_kb, sum(_rss_kb(one) for one in found))
+            if round_ % pss_every == 0:
+                peak.peak_pss_kb = max(peak.peak_pss_kb, sum(_pss_kb(one) for one in found))
+            peak.processes = max(peak.processes, len(found))
             done.wait(every)
 
     sampler = threading.Thread(target=sample, daemon=True)
