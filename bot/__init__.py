@@ -13,6 +13,6 @@ def main() -> None:
     from bot.cli import main as command
 
     # The modules live as long as the process: the collector's full passes skip them (in a
-    # 10,000 backlog: 184 -> 33 ms of the pass's CPU)
+    # 10,000 backlog the pass's full collections took 24 ms instead of 122 to 184)
     gc.freeze()
     command()
