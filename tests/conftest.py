@@ -66,6 +66,24 @@ def corpora() -> Path:
     pytest.skip(f"corpora not found (looked in {looked}); set QUOTEBOT_CORPORA to run these")
 
 
+def _mail_files(*folders: Path) -> list[Path]:
+    """Every file under `folders` but their licences and read-mes, in path order."""
+    skip = ("LICENSE", "README.md")
+    return sorted(p for f in folders for p in f.rglob("*") if p.is_file() and p.name not in skip)
+
+
+@pytest.fixture(scope="session")
+def bundled_mail() -> list[Path]:
+    """The example mailbox and the test data: every message the checkout itself carries."""
+    return _mail_files(REPO / "examples" / "mailbox", REPO / "tests" / "data")
+
+
+@pytest.fixture(scope="session")
+def corpus_files(corpora: Path) -> list[Path]:
+    """Every file of the real-mail corpora."""
+    return _mail_files(corpora)
+
+
 # Real servers (tests/servers.py): each test gets fresh ones on free loopback ports. Missing
 # Dovecot, aiosmtpd or openssl skips these tests, or fails them under QUOTEBOT_REQUIRE_SERVERS=1.
 import shutil  # noqa: E402  (the fixtures above came first)

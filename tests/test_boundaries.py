@@ -17,8 +17,6 @@ from hypothesis import strategies as st
 import bot.parse  # noqa: F401  # installs the matcher, as the bot does
 from bot.boundaries import BoundaryLine, boundary_line
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def _stdlib_pattern(boundary: str) -> str:
     """The pattern email.feedparser compiles for `boundary` (its text, as it writes it)."""
@@ -101,11 +99,6 @@ def _tree(message: Message) -> Iterator[object]:
         )
 
 
-def _files(*folders: Path) -> list[Path]:
-    skip = ("LICENSE", "README.md")
-    return sorted(p for f in folders for p in f.rglob("*") if p.is_file() and p.name not in skip)
-
-
 def _trees(files: list[Path]) -> list[list[object]]:
     return [
         list(_tree(email.message_from_bytes(p.read_bytes(), policy=email.policy.compat32)))
@@ -122,18 +115,18 @@ def _same_with_the_stock_parser(files: list[Path], monkeypatch: pytest.MonkeyPat
 
 
 def test_the_examples_and_labelled_mail_parse_to_the_same_tree(
-    monkeypatch: pytest.MonkeyPatch,
+    bundled_mail: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    files = _files(REPO / "examples" / "mailbox", REPO / "tests" / "data")
+    files = bundled_mail
     assert len(files) > 500
     _same_with_the_stock_parser(files, monkeypatch)
 
 
 @pytest.mark.corpus
 def test_every_corpus_file_parses_to_the_same_tree(
-    corpora: Path, monkeypatch: pytest.MonkeyPatch
+    corpus_files: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Malformed MIME: missing, repeated and unterminated boundaries, odd line ends."""
-    files = _files(corpora)
+    files = corpus_files
     assert len(files) > 90
     _same_with_the_stock_parser(files, monkeypatch)

@@ -251,14 +251,6 @@ def test_raw_8bit_headers_are_decoded(raw_subject: bytes, expected: str) -> None
     assert parse_message(raw).subject == expected
 
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _files(*folders: Path) -> list[Path]:
-    skip = ("LICENSE", "README.md")
-    return sorted(p for f in folders for p in f.rglob("*") if p.is_file() and p.name not in skip)
-
-
 def _same_body_as_stock_mail_parser(path: Path) -> bool:
     """Whether the bot's walk (mail-parser without its header analysis) reads `path`'s body
     text, HTML and attachments as stock mail-parser 4.8.0 does. Unreadable for both: True."""
@@ -279,17 +271,21 @@ def _same_body_as_stock_mail_parser(path: Path) -> bool:
     )
 
 
-def test_the_body_walk_is_stock_mail_parsers_on_the_examples_and_labelled_mail() -> None:
+def test_the_body_walk_is_stock_mail_parsers_on_the_examples_and_labelled_mail(
+    bundled_mail: list[Path],
+) -> None:
     """The header analysis the bot skips changes nothing mail-parser reads from the parts."""
-    files = _files(REPO / "examples" / "mailbox", REPO / "tests" / "data")
+    files = bundled_mail
     assert len(files) > 500
     assert [p for p in files if not _same_body_as_stock_mail_parser(p)] == []
 
 
 @pytest.mark.corpus
-def test_the_body_walk_is_stock_mail_parsers_on_every_corpus_file(corpora: Path) -> None:
+def test_the_body_walk_is_stock_mail_parsers_on_every_corpus_file(
+    corpus_files: list[Path],
+) -> None:
     """Malformed MIME, bad charsets, odd attachments: the same text, HTML and attachments."""
-    files = _files(corpora)
+    files = corpus_files
     assert len(files) > 90
     assert [p for p in files if not _same_body_as_stock_mail_parser(p)] == []
 
