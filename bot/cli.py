@@ -386,21 +386,40 @@ def status(config_path: Path) -> None:
     show_default=True,
     help="Config file.",
 )
+@click.option(
+    "--mailbox",
+    "mailbox_name",
+    default=None,
+    help="Only in this mailbox ([[mailboxes]] name); by default in every one where it failed.",
+)
 @click.argument("message_id")
-def retry(config_path: Path, message_id: str) -> None:
+def retry(config_path: Path, message_id: str, mailbox_name: str | None) -> None:
     """Send a failed or quarantined message (MESSAGE_ID as `quotebot status` lists it) back
-    for one more try on the next pass.
+    for one more try on the next pass, in every mailbox where it failed unless --mailbox
+    names one.
 
     \b
     Example:
       quotebot retry '<INBOX/1700000000/42@quotebot.invalid>'
+      quotebot retry --mailbox lyon '<INBOX/1700000000/42@quotebot.invalid>'
     """
     setup_logging(0)
     try:
         config, _rules = _load(config_path)
-        if not _store(config).retry(message_id, datetime.now(UTC)):
-            _fail(f"{message_id}: no failed message with this id; `quotebot status` lists them", 2)
-        click.echo(f"{message_id} will be tried again on the next pass")
+        names = [entry.name for entry in config.each()]
+        if mailbox_name is not None and mailbox_name not in names:
+            known = ", ".join(names)
+            _fail(f"no mailbox named {mailbox_name!r} in {config_path} (it has: {known})", 2)
+        retried = _store(config).retry(message_id, datetime.now(UTC), mailbox=mailbox_name)
+        if not retried:
+            where = f" in mailbox {mailbox_name}" if mailbox_name is not None else ""
+            _fail(
+                f"{message_id}: no failed message with this id{where}; "
+                "`quotebot status` lists them",
+                2,
+            )
+        where = f" (mailbox {', '.join(retried)})" if config.mailboxes else ""
+        click.echo(f"{message_id} will be tried again on the next pass{where}")
     except QuotebotError as exc:
         _fail(str(exc))
 

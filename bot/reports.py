@@ -125,7 +125,8 @@ def quarantine_lines(store: Store) -> list[str]:
     rows = store.quarantined()
     if not rows:
         return []
-    lines = ["", f"quarantined ({len(rows)}): `quotebot retry ID` tries one again"]
+    retry = "`quotebot retry ID` tries one again (`--mailbox NAME`: in that mailbox alone)"
+    lines = ["", f"quarantined ({len(rows)}): {retry}"]
     for row in rows:
         where = "" if row.mailbox == DEFAULT_MAILBOX else f"[{row.mailbox}] "
         lines.append(f"  {where}{row.message_id}  after {row.attempts} attempt(s): {row.error}")

@@ -155,3 +155,46 @@ def test_status_shows_which_worker_holds_a_mailbox(config_path: Path) -> None:
     status = runner.invoke(main, ["status", "--config", str(config_path)])
     assert "workers: none polling now" in status.output
     store.close()
+
+
+def _failed(config_path: Path) -> dict[str, int]:
+    """Each mailbox's failed record of the broken message: its attempts (0: sent back)."""
+    store = Store(load_config(config_path).database_url)
+    with store.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT mailbox, attempts FROM messagerecord WHERE error IS NOT NULL"
+        ).all()
+    store.close()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def test_retry_sends_a_message_back_in_every_mailbox_or_in_the_one_named(
+    config_path: Path, tmp_path: Path
+) -> None:
+    """The same broken message failed in both mailboxes (one Message-ID): `retry ID` sends it
+    back in both, `retry --mailbox lyon ID` in lyon alone; an unknown mailbox is one line."""
+    for name in NAMES:
+        (tmp_path / name / "new" / "0000000001.M0P0.broken").write_bytes(b"")
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", "--once", "--config", str(config_path)]).exit_code == 0
+    assert _failed(config_path) == {"berlin": 1, "lyon": 1}
+    message_id = "<0000000001.M0P0.broken@quotebot.invalid>"
+
+    retry = ["retry", "--config", str(config_path)]
+    one = runner.invoke(main, [*retry, "--mailbox", "lyon", message_id])
+    assert one.exit_code == 0, one.output
+    assert "(mailbox lyon)" in one.output
+    assert _failed(config_path) == {"berlin": 1, "lyon": 0}
+    both = runner.invoke(main, [*retry, message_id])
+    assert both.exit_code == 0, both.output
+    assert "(mailbox berlin, lyon)" in both.output
+    assert _failed(config_path) == {"berlin": 0, "lyon": 0}
+
+    unknown = runner.invoke(main, [*retry, "--mailbox", "paris", message_id])
+    assert unknown.exit_code == 2
+    assert "no mailbox named 'paris'" in unknown.output and "berlin, lyon" in unknown.output
+    nothing = runner.invoke(main, [*retry, "--mailbox", "lyon", "<nope@x>"])
+    assert (
+        nothing.exit_code == 2
+        and "no failed message with this id in mailbox lyon" in nothing.output
+    )

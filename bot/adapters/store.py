@@ -621,20 +621,25 @@ class Store:
                 )
             )
 
-    def retry(self, message_id: str, now: datetime) -> bool:
-        """Send a failed or quarantined message back for one more try on the next pass."""
+    def retry(self, message_id: str, now: datetime, *, mailbox: str | None = None) -> list[str]:
+        """Send a failed or quarantined message back for one more try on the next pass, in
+        every mailbox where it failed (or in `mailbox` alone); the mailboxes it was sent
+        back in, none when it failed nowhere."""
         with Session(self.engine) as session:
-            row = session.exec(
+            query = (
                 select(MessageRecord)
                 .where(MessageRecord.message_id == message_id)
                 .where(MessageRecord.error.is_not(None))  # type: ignore[union-attr]
-            ).first()
-            if row is None:
-                return False
-            row.attempts, row.retry_at = 0, now
-            session.add(row)
-            self._commit(session)
-            return True
+            )
+            if mailbox is not None:
+                query = query.where(MessageRecord.mailbox == mailbox)
+            rows = list(session.exec(query))
+            for row in rows:
+                row.attempts, row.retry_at = 0, now
+                session.add(row)
+            if rows:
+                self._commit(session)
+            return sorted(row.mailbox for row in rows)
 
     def awaiting(self) -> list[Awaiting]:
         """Threads waiting on the buyer, with the clarification that asked and its reminders
