@@ -125,7 +125,9 @@ def quarantine_lines(store: Store) -> list[str]:
     rows = store.quarantined()
     if not rows:
         return []
-    retry = "`quotebot retry ID` tries one again (`--mailbox NAME`: in that mailbox alone)"
+    retry = "`quotebot retry ID` tries one again"
+    if any(row.mailbox != DEFAULT_MAILBOX for row in rows):
+        retry += " (`--mailbox NAME`: in the bracketed mailbox alone)"
     lines = ["", f"quarantined ({len(rows)}): {retry}"]
     for row in rows:
         where = "" if row.mailbox == DEFAULT_MAILBOX else f"[{row.mailbox}] "
