@@ -183,16 +183,22 @@ def _explain(item: Checked, rules: Rules) -> None:
     click.echo("")
 
 
-def _print_report(report: RunReport, show_reply: bool) -> None:
+def _print_report(report: RunReport, show_reply: bool, *, mailboxes: bool = False) -> None:
+    """The run's table; `mailboxes`: the config has several, so each row says whose it is."""
     width = 46
-    click.echo(f"{'message':<{width}} {'decision':<8} {'stage':<10} {'reply':<10} missing")
+    pad = max((len(row.mailbox) for row in report.rows), default=0) if mailboxes else 0
+    pad = max(pad, len("mailbox")) if pad else 0  # no column for one mailbox
+    head = f"{'mailbox':<{pad}} " if pad else ""
+    click.echo(f"{head}{'message':<{width}} {'decision':<8} {'stage':<10} {'reply':<10} missing")
     for row in report.rows:
         label = (row.subject or row.message_id)[: width - 1]
         missing = (
             ", ".join(row.missing) if row.missing else ("error: " + row.error if row.error else "-")
         )
+        where = f"{row.mailbox:<{pad}} " if pad else ""
         click.echo(
-            f"{label:<{width}} {row.action:<8} {row.stage:<10} {row.reply or '-':<10} {missing}"
+            f"{where}{label:<{width}} {row.action:<8} {row.stage:<10} {row.reply or '-':<10} "
+            f"{missing}"
         )
     if report.handled > len(report.rows):
         hidden = report.handled - len(report.rows)
@@ -264,7 +270,7 @@ def run(
         if once:
             report = opened.passes.run_once()
             opened.passes.nudge()
-            _print_report(report, show_reply)
+            _print_report(report, show_reply, mailboxes=bool(config.mailboxes))
             return
         first = next(iter(opened.adapters.values()))
         senders = {name: a.sender for name, a in opened.adapters.items()}

@@ -79,6 +79,7 @@ class Row:
     missing: tuple[str, ...]
     reply: str
     error: str | None = None
+    mailbox: str = ""  # the [[mailboxes]] name of the pass that handled it
 
 
 KEPT_ROWS = 1_000  # rows a pass keeps for its table; past them a backlog keeps counts only
@@ -279,7 +280,9 @@ class Bot:
             ", quarantined" if given_up else "",
             why,
         )
-        report.add(Row(item.key, "", "", "ignore", "none", (), "", error=why))
+        report.add(
+            Row(item.key, "", "", "ignore", "none", (), "", error=why, mailbox=self.store.mailbox)
+        )
 
     def _handle(self, item: Incoming, report: RunReport, parsed: Parsed | None = None) -> None:
         if parsed is None:  # not parsed ahead (a retry, or a short pass)
@@ -365,6 +368,7 @@ class Bot:
                 decision.stage,
                 decision.missing,
                 status or "",
+                mailbox=self.store.mailbox,
             )
         )
 

@@ -63,6 +63,10 @@ def test_each_mailbox_is_answered_on_its_own_and_once(config_path: Path) -> None
     runner = CliRunner()
     first = runner.invoke(main, ["run", "--once", "--config", str(config_path)])
     assert first.exit_code == 0, first.output
+    table = first.output.splitlines()
+    assert table[0].split()[:2] == ["mailbox", "message"]
+    rows = [line.split()[0] for line in table[1:] if line and not line.startswith("...")]
+    assert {"berlin", "lyon"} <= set(rows)  # each row says whose it is
     outboxes = [mailbox.Maildir(config_path.parent / f"{n}-out", create=False) for n in NAMES]
     counts = [len(box) for box in outboxes]
     assert counts[0] == counts[1] > 0
