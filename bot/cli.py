@@ -186,8 +186,7 @@ def _explain(item: Checked, rules: Rules) -> None:
 def _print_report(report: RunReport, show_reply: bool, *, mailboxes: bool = False) -> None:
     """The run's table; `mailboxes`: the config has several, so each row says whose it is."""
     width = 46
-    pad = max((len(row.mailbox) for row in report.rows), default=0) if mailboxes else 0
-    pad = max(pad, len("mailbox")) if pad else 0  # no column for one mailbox
+    pad = max([len("mailbox"), *(len(row.mailbox) for row in report.rows)]) if mailboxes else 0
     head = f"{'mailbox':<{pad}} " if pad else ""
     click.echo(f"{head}{'message':<{width}} {'decision':<8} {'stage':<10} {'reply':<10} missing")
     for row in report.rows:

@@ -343,7 +343,14 @@ def test_everyday_addresses_skip_the_standard_parser(
     assert bot_parse._getaddresses(value) == pairs
 
 
-def test_other_address_forms_go_to_the_standard_parser() -> None:
+def test_other_address_forms_go_to_the_standard_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[list[str]] = []
+
+    def recording(values: list[str]) -> list[tuple[str, str]]:
+        asked.append(values)
+        return getaddresses(values)
+
+    monkeypatch.setattr(bot_parse, "getaddresses", recording)
     for value in [
         '"Park, Lee" <lee@acme.example>',
         "Lee <lee@acme.example> (work)",
@@ -354,3 +361,4 @@ def test_other_address_forms_go_to_the_standard_parser() -> None:
         "Lee\xa0Park <lee@acme.example>",
     ]:
         assert bot_parse._getaddresses(value) == getaddresses([value]), value
+        assert asked[-1] == [value], value

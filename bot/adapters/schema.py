@@ -15,7 +15,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, text
+from sqlalchemy import (
+    Column,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
@@ -121,6 +130,16 @@ def _stamped(engine: Engine) -> str | None:
     return str(rows[0][0]) if len(rows) == 1 else None
 
 
+def _empty(conn: Connection) -> bool:
+    """No tables of quotebot's and no revision stamped (what `_revision` calls None)."""
+    tables = inspect(conn)
+    if tables.has_table("messagerecord"):
+        return False
+    if not tables.has_table("alembic_version"):
+        return True
+    return conn.execute(select(_VERSION.c.version_num)).first() is None
+
+
 def ensure_current(engine: Engine, url: str) -> None:
     """Create an empty database at the newest revision; refuse one at another revision with
     the command that fixes it."""
@@ -129,19 +148,13 @@ def ensure_current(engine: Engine, url: str) -> None:
     try:
         with engine.begin() as conn:
             _serialised(conn)
-            tables = inspect(conn)
-            if not tables.has_table("alembic_version") and not tables.has_table("messagerecord"):
-                SQLModel.metadata.create_all(conn)  # a new database: at the newest revision
-                _VERSION.create(conn)
+            if _empty(conn):  # created at the newest revision
+                SQLModel.metadata.create_all(conn)
+                _VERSION.create(conn, checkfirst=True)
                 conn.execute(_VERSION.insert().values(version_num=HEAD))
                 return
             found = _revision(conn)
-            if found is None:  # an empty revision table: what `stamp` would make of it
-                from alembic import command
-
-                SQLModel.metadata.create_all(conn)
-                command.stamp(_alembic(conn), head())
-                return
+            assert found is not None  # None is what _empty() answered above
     except SQLAlchemyError as exc:
         fix = "free disk space for it" if _full(exc) else "check database.url"
         raise StoreError(f"{_safe(url)}: cannot open the database: {_why(exc)}; {fix}") from None
