@@ -15,15 +15,14 @@ from email.message import Message as StdMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
-import html2text
 import mailparser
 
 from bot import boundaries
 from bot.errors import MessageError
+from bot.html_text import html_text
 from bot.model import Attachment, Message
 from bot.pdf import pdf_text
 from bot.sentences import MAX_TEXT_CHARS, clip_text
-from bot.zones import html_quote_start  # zones knows the clients' quote markup
 
 log = logging.getLogger(__name__)
 boundaries.install()  # the standard parser's boundary lines without a regex compile each
@@ -34,7 +33,7 @@ TRUNCATED_BODY_BYTES = 256 * 1024  # of an oversized message's body, as the IMAP
 MAX_HEADER_BYTES = 256 * 1024  # Postfix stops at 100 KB (header_size_limit)
 MAX_CONTAINERS = 64  # multipart/* and message/* parts; deeper nesting overflows the parser's stack
 MAX_PARTS = 1_000  # MIME parts parsed and walked; each costs the parser a Message object
-MAX_HTML_CHARS = 1_000_000  # of HTML converted to text (html2text: ~2 s a million)
+MAX_HTML_CHARS = 1_000_000  # of HTML converted to text
 MAX_PDFS = 3  # attached PDFs read for a purchase order
 # Message-IDs kept of a References header: the first (the thread's root) and the last 19, as
 # RFC 5322 3.6.4 lets a client drop the middle. A reply carries no more, and no more are
@@ -84,30 +83,13 @@ def clean_header(value: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """HTML body to plain text; blockquotes become `>` lines so quotes stay visible, and so
-    does everything from a client's quote container on (Outlook's reply header, for one)."""
-
-    def convert(part: str) -> str:
-        converter = html2text.HTML2Text()
-        converter.body_width = 0
-        converter.ignore_images = True
-        converter.ignore_links = True
-        converter.ignore_emphasis = True
-        converter.ignore_tables = True
-        try:
-            text: str = converter.handle(part)
-        except Exception:  # html2text raises bare errors on some broken markup
-            text = re.sub(r"<[^>]+>", " ", part)
-        # html2text escapes Markdown ("\-- ", "1\. "); a mail keeps its "-- " and "1. " lines
-        text = re.sub(r"\\([-+])(?=[\s-])", r"\1", text)
-        return re.sub(r"(\d)\\\.(?=\s)", r"\1.", text).replace("\u00a0", " ")
-
-    start = html_quote_start(html)
-    if start is None:
-        return convert(html)
-    history = convert(html[start:]).splitlines()
-    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in history)
-    return f"{convert(html[:start]).rstrip()}\n\n{quoted}\n"
+    """HTML body to plain text (bot.html_text): blockquotes become `>` lines so quotes stay
+    visible, and so does everything from a client's quote container on (Outlook's reply
+    header, for one)."""
+    try:
+        return html_text(html)
+    except Exception:  # lxml refuses a few broken documents (or finds none): the words
+        return re.sub(r"<[^>]+>", " ", html).replace("\u00a0", " ")
 
 
 _ADDR_OK = re.compile(r"^[^\s@<>()\[\],;:\\\"]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
