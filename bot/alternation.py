@@ -9,6 +9,11 @@ would not pay (few branches, or branches starting with most letters) it is the p
 The first characters come from the standard library's own parser of regular expressions
 (`re._parser`, private: anything it does not say plainly counts as "any character", and a
 branch that may start with anything is tried everywhere, as before).
+
+`lowered` gives the same search for ASCII text without re.IGNORECASE, on the text lower-cased:
+`re` folds the case of every character it compares under that flag, and the rule lists'
+searches took a third less time without it (0.65 against 0.43 s over the 180,000 searches of
+3,000 bench messages).
 """
 
 from __future__ import annotations
@@ -150,3 +155,77 @@ def _grouped(
             groups.setdefault(char, []).append(f"(?:{pattern.pattern})")
     parts = [f"(?={re.escape(c)})(?:{'|'.join(group)})" for c, group in sorted(groups.items())]
     return "|".join([*parts, *anywhere])
+
+
+# The characters outside ASCII that re.IGNORECASE takes for an ASCII letter (found by trying
+# every code point against every ASCII letter, both ways, on Python 3.11): a pattern holding
+# one matches ASCII text that its lower-cased copy would not.
+_FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
+_ESCAPE = re.compile(r"\\(.)|[^\\]+", re.S)
+_SAFE_ESCAPES = frozenset("bBdDsSwWAZntrfv123456789")  # a letter or digit kept as it is
+
+
+def lowered(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """`pattern` (compiled with re.IGNORECASE) as a case-sensitive pattern for lower-cased
+    text: on ASCII text, `lowered(p).search(text.lower())` finds a match exactly when
+    `p.search(text)` does, and `re` tries its branches without folding each character's case
+    (a third less time over a backlog's rule lists). None when that cannot be promised: a
+    character given by its code, a scope without IGNORECASE, a range that lower-casing would
+    change, a character outside ASCII that IGNORECASE takes for an ASCII letter."""
+    if _parser is None or not pattern.flags & re.IGNORECASE:
+        return None
+    parts = []
+    for found in _ESCAPE.finditer(pattern.pattern):
+        escaped = found.group(1)
+        if escaped is None:  # "(?P<name>" and "(?P=name)" keep their capital
+            parts.append(found.group(0).lower().replace("(?p<", "(?P<").replace("(?p=", "(?P="))
+        elif escaped.isalnum() and (not escaped.isascii() or escaped not in _SAFE_ESCAPES):
+            return None  # \x41, \u0041, \N{...}, octal: a letter the text may hold in capitals
+        else:
+            parts.append(found.group(0))
+    try:
+        if not _case_free(list(_parser.parse(pattern.pattern, pattern.flags))):
+            return None
+        return re.compile("".join(parts), pattern.flags & ~re.IGNORECASE)
+    except Exception:  # a parser of another version, a group name that clashes once lowered
+        return None
+
+
+def _case_free(items: list[tuple[Any, Any]]) -> bool:
+    """Whether lower-casing the pattern's letters keeps what it matches in ASCII text."""
+    for op, arg in items:
+        if op in (_ops.LITERAL, _ops.NOT_LITERAL) and chr(arg) in _FOLDS_TO_ASCII:
+            return False
+        if op is _ops.RANGE and not _range_lowers(arg[0], arg[1]):
+            return False
+        if op is _ops.SUBPATTERN and arg[2] & re.IGNORECASE:
+            return False  # "(?-i:...)": its capitals must stay capitals
+        if not all(_case_free(list(inner)) for inner in _inner(op, arg)):
+            return False
+    return True
+
+
+def _inner(op: Any, arg: Any) -> list[Any]:
+    """The sequences an item holds (a group's, each branch's, a repeat's, a class's)."""
+    if op is _ops.SUBPATTERN:
+        return [arg[3]]
+    if op is _ops.BRANCH:
+        return list(arg[1])
+    if op in (_ops.MAX_REPEAT, _ops.MIN_REPEAT, _ops.POSSESSIVE_REPEAT):
+        return [arg[2]]
+    if op in (_ops.ASSERT, _ops.ASSERT_NOT):
+        return [arg[1]]
+    if op in (_ops.ATOMIC_GROUP, _ops.IN):
+        return [arg]
+    if op is _ops.GROUPREF_EXISTS:
+        return [branch for branch in arg[1:] if branch]
+    return []
+
+
+def _range_lowers(low: int, high: int) -> bool:
+    """Whether a class range means the same once its ends are lower-cased: all capitals, all
+    small letters, or no ASCII letter (nor a character IGNORECASE takes for one) in it."""
+    if ord("A") <= low <= high <= ord("Z") or ord("a") <= low <= high <= ord("z"):
+        return True
+    letters = not (high < ord("A") or low > ord("Z")) or not (high < ord("a") or low > ord("z"))
+    return not letters and not any(low <= ord(c) <= high for c in _FOLDS_TO_ASCII)

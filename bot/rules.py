@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.alternation import alternation
+from bot.alternation import alternation, lowered
 from bot.errors import RulesError
 from bot.model import FIELDS, Field
 from bot.sentences import clause_pattern
@@ -369,6 +369,7 @@ class _Joined:
     patterns: Patterns  # kept alive with its entry, so its id stays its own
     combined: re.Pattern[str] | None
     local: bool
+    lowered: re.Pattern[str] | None = None  # `combined` for lower-cased ASCII text
 
 
 # keyed by the list's id: hashing a tuple of patterns hashes their compiled code, every call
@@ -394,7 +395,10 @@ def _joined(patterns: Patterns) -> _Joined:
         if len(_JOINED) >= 512:  # only lists built on the fly could get here
             _JOINED.clear()
         local = not any(_CONTEXT.search(p.pattern) for p in patterns)
-        entry = _JOINED[id(patterns)] = _Joined(patterns, _combine(patterns), local)
+        combined = _combine(patterns)
+        entry = _JOINED[id(patterns)] = _Joined(
+            patterns, combined, local, None if combined is None else lowered(combined)
+        )
     return entry
 
 
@@ -421,9 +425,11 @@ def any_match(patterns: Patterns, text: str) -> re.Match[str] | None:
         entry = _JOINED.get(id(patterns))  # _joined(patterns), inline: ~80 calls a message
         if entry is None or entry.patterns is not patterns:
             entry = _joined(patterns)
-        combined = entry.combined
-        if combined is not None and combined.search(text) is None:
-            return None  # the common case: no pattern of the list matches
+        if entry.lowered is not None and text.isascii():
+            if entry.lowered.search(text.lower()) is None:
+                return None  # the common case: no pattern of the list matches
+        elif entry.combined is not None and entry.combined.search(text) is None:
+            return None
     for pattern in patterns:
         found = pattern.search(text)
         if found:

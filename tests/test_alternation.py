@@ -5,10 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_fast_paths import _pattern_lists, _texts
 
-from bot.alternation import MIN_BRANCHES, MIN_HOIST, alternation, first_chars, leads_with_boundary
-from bot.rules import Rules
+from bot.alternation import (
+    MIN_BRANCHES,
+    MIN_HOIST,
+    alternation,
+    first_chars,
+    leads_with_boundary,
+    lowered,
+)
+from bot.rules import Rules, _joined
 from bot.sentences import split_sentences
 
 
@@ -125,3 +134,105 @@ def test_a_long_list_shares_one_boundary() -> None:
         assert quick.pattern.startswith(r"\b(?=[" if gated else r"\b(?:")
         for text in texts:
             assert bool(quick.search(text)) == bool(plain.search(text)), (text, extra)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\bGo Ahead\b", r"\bgo ahead\b"),
+        (r"[A-Z][a-z]+ (needs|has) to sign\b", r"[a-z][a-z]+ (needs|has) to sign\b"),
+        (r"\bPO\s*#?\s*(\d+)\D", r"\bpo\s*#?\s*(\d+)\D"),  # escapes keep their case
+        (r"(?P<Rev>[A-Z]\d)\W(?P=Rev)", r"(?P<rev>[a-z]\d)\W(?P=rev)"),
+        (r"[^A-Z]x", r"[^a-z]x"),
+        (r"(?<!NOT )OK", r"(?<!not )ok"),
+        (r"\x41B", None),  # a letter by its code: "A" in the text would not be found
+        (r"(?-i:Rev) B", None),  # a case-sensitive scope
+        (r"[0-z]", None),  # a range that lower-casing would shrink
+        (r"[A-z]", None),
+        ("\u017fhip", None),  # the long s: re.IGNORECASE takes "s" for it
+        ("o\u212a", None),  # the Kelvin sign: "k"
+        ("\u0130tem", None),  # the dotted capital I: "i"
+        ("[\u0100-\u0180]", None),  # a range holding the long s
+        ("[\u00c0-\u00de]x", "[\u00e0-\u00fe]x"),  # letters outside ASCII: same on ASCII text
+    ],
+)
+def test_lowered(pattern: str, expected: str | None) -> None:
+    """A case-insensitive pattern as a case-sensitive one for lower-cased ASCII text, or None
+    where the two could disagree."""
+    found = lowered(re.compile(pattern, re.I))
+    assert (found.pattern if found else None) == expected
+    if found is not None:
+        assert found.flags & re.IGNORECASE == 0
+
+
+def test_lowered_needs_ignorecase() -> None:
+    assert lowered(re.compile("abc")) is None
+
+
+_ASCII = st.text(
+    st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789.,'-?#!\n")
+)
+
+
+def _lowered_lists(rules: Rules) -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
+    found = {}
+    for name, patterns in _pattern_lists(rules).items():
+        entry = _joined(patterns) if len(patterns) > 1 else None
+        if entry is not None and entry.combined is not None and entry.lowered is not None:
+            found[name] = (entry.combined, entry.lowered)
+    return found
+
+
+def test_the_rule_lists_are_searched_lower_cased_where_they_match_alike(rules: Rules) -> None:
+    """Every joined rule list of the bundled rules gets its lower-cased search (the cues of a
+    clause, the zones' lines), and it finds a match on exactly the sentences of the labelled
+    mail where the list's own pattern does, in their own case, upper-cased and title-cased."""
+    found = _lowered_lists(rules)
+    assert {"approval", "boundary", "hedged", "timing_now"} <= set(found)
+    texts = [s for text in _texts() for s in split_sentences(text)]
+    texts = [t for t in texts if t.isascii()]
+    assert len(texts) > 1000
+    for name, (combined, quick) in found.items():
+        for text in texts:
+            for probe in (text, text.upper(), text.title()):
+                expected = combined.search(probe) is not None
+                assert (quick.search(probe.lower()) is not None) == expected, (name, probe)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(
+            [
+                "go",
+                "ahead",
+                "Approved",
+                "PO",
+                "rev",
+                "B2",
+                "release",
+                "NOT",
+                "hold",
+                "don't",
+                "start",
+                "Monday",
+                "ASAP",
+                "units",
+                "samples",
+                "please",
+                "proceed",
+                "wrote:",
+                "From:",
+                "--",
+            ]
+        ),
+        max_size=12,
+    ),
+    noise=_ASCII,
+)
+def test_lowered_lists_agree_on_any_ascii_text(rules: Rules, words: list[str], noise: str) -> None:
+    """The same, on generated ASCII text: the rules' own words in any case, among others."""
+    text = " ".join(words) + noise
+    for name, (combined, quick) in _lowered_lists(rules).items():
+        expected = combined.search(text) is not None
+        assert (quick.search(text.lower()) is not None) == expected, (name, text)
