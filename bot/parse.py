@@ -22,6 +22,7 @@ from bot.errors import MessageError
 from bot.html_text import html_text
 from bot.model import Attachment, Message
 from bot.pdf import pdf_text
+from bot.plain_first import Trimmed, without_html
 from bot.sentences import MAX_TEXT_CHARS, clip_text
 
 log = logging.getLogger(__name__)
@@ -418,13 +419,27 @@ def parse_message(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
         raise MessageError("empty message")
     data, cuts = bounded(raw, max_bytes)
     try:
+        trimmed = without_html(data, _header_end(data))
+        if trimmed is not None:
+            try:
+                return _parse(trimmed.data, cuts, trimmed)
+            except _NotTrimmed:
+                pass  # the bytes misled the cut, or the plain part has no words: all of it
         return _parse(data, cuts)
     except Exception as exc:  # a parser bug on one hostile message is that message's error
         raise MessageError(f"cannot parse: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _parse(raw: bytes, cuts: tuple[str, ...]) -> Message:
+class _NotTrimmed(Exception):
+    """A message parsed without its HTML alternative must be parsed whole after all."""
+
+
+def _parse(raw: bytes, cuts: tuple[str, ...], trimmed: Trimmed | None = None) -> Message:
+    """The message of `raw` (`trimmed`: its bytes without the HTML alternative's body, whose
+    parse raises _NotTrimmed unless it is the shape the cut assumed and has plain words)."""
     std = email.message_from_bytes(raw, policy=email.policy.compat32)  # as mail-parser does
+    if trimmed is not None and not trimmed.holds(std):
+        raise _NotTrimmed
     try:
         plain, html, attachments = _from_mailparser(std)
     except Exception as exc:  # mail-parser raises many kinds on bad input; fall back
@@ -447,6 +462,8 @@ def _parse(raw: bytes, cuts: tuple[str, ...]) -> Message:
     else:
         plain_text = "\n".join(t for t in plain if t.strip())
         from_html = not plain_text.strip() and bool(html)
+        if trimmed is not None and not plain_text.strip():
+            raise _NotTrimmed  # the HTML part has the words after all
         text = _html_body(html) if from_html else plain_text
     text = _scrub(text.replace("\r\n", "\n"))
     kept = clip_text(text)
