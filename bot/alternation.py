@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 try:  # the parser `re` compiles with; private, so its absence only costs the speed-up
@@ -33,6 +34,13 @@ MIN_HOIST = 10  # a shorter list: one shared `\b` saved nothing (7 hearsay phras
 MAX_RANGE = 64  # a class wider than this ("[a-z]" is 26) counts as any character
 
 
+@lru_cache(maxsize=4096)
+def _tree(source: str, flags: int) -> list[tuple[Any, Any]]:
+    """A pattern parsed by `re`'s own parser (each rule pattern is read for its first
+    characters, its leading boundary and its case: once)."""
+    return list(_parser.parse(source, flags))
+
+
 def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """The characters a match of `pattern` can start with, or None when it could start with
     any (or with none: it matches the empty string). Under re.IGNORECASE the other cases of
@@ -40,7 +48,7 @@ def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
     if _parser is None:
         return None
     try:
-        return _first(list(_parser.parse(pattern.pattern, pattern.flags)), pattern.flags)
+        return _first(_tree(pattern.pattern, pattern.flags), pattern.flags)
     except Exception:  # a parser of another version, deep nesting: no speed-up, nothing wrong
         return None
 
@@ -101,7 +109,7 @@ def leads_with_boundary(pattern: re.Pattern[str]) -> bool:
     if _parser is None:
         return False
     try:
-        items = list(_parser.parse(pattern.pattern, pattern.flags))
+        items = _tree(pattern.pattern, pattern.flags)
         while items and items[0][0] is _ops.SUBPATTERN:
             _group, added, removed, inner = items[0][1]
             if added or removed:
@@ -113,6 +121,11 @@ def leads_with_boundary(pattern: re.Pattern[str]) -> bool:
 
 
 def alternation(patterns: Sequence[re.Pattern[str]], flags: int) -> re.Pattern[str]:
+    """`alternation_source`, compiled."""
+    return re.compile(alternation_source(patterns, flags), flags)
+
+
+def alternation_source(patterns: Sequence[re.Pattern[str]], flags: int) -> str:
     """One pattern that matches where any of `patterns` (all compiled with `flags`) does.
 
     In a list of MIN_HOIST or more, the branches that start with `\\b` share one, and behind
@@ -122,7 +135,7 @@ def alternation(patterns: Sequence[re.Pattern[str]], flags: int) -> re.Pattern[s
     30 to 13)."""
     firsts = {p: _folded(first_chars(p), flags) for p in patterns}
     if len(patterns) < MIN_HOIST:
-        return re.compile(_grouped(patterns, firsts), flags)
+        return _grouped(patterns, firsts)
     lead: list[re.Pattern[str]] = []
     rest: list[re.Pattern[str]] = []
     for pattern in patterns:
@@ -133,7 +146,7 @@ def alternation(patterns: Sequence[re.Pattern[str]], flags: int) -> re.Pattern[s
         chars = set().union(*(firsts[p] or () for p in lead))
         gate = f"(?=[{''.join(re.escape(c) for c in sorted(chars))}])" if known else ""
         parts.insert(0, f"\\b{gate}(?:{_grouped(lead, firsts)})")
-    return re.compile("|".join(parts), flags)
+    return "|".join(parts)
 
 
 def _grouped(
@@ -165,17 +178,24 @@ _ESCAPE = re.compile(r"\\(.)|[^\\]+", re.S)
 _SAFE_ESCAPES = frozenset("bBdDsSwWAZntrfv123456789")  # a letter or digit kept as it is
 
 
-def lowered(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+def lowered(
+    pattern: re.Pattern[str] | str, flags: int = 0, *, joins: Sequence[re.Pattern[str]] = ()
+) -> re.Pattern[str] | None:
     """`pattern` (compiled with re.IGNORECASE) as a case-sensitive pattern for lower-cased
     text: on ASCII text, `lowered(p).search(text.lower())` finds a match exactly when
     `p.search(text)` does, and `re` tries its branches without folding each character's case
     (a third less time over a backlog's rule lists). None when that cannot be promised: a
     character given by its code, a scope without IGNORECASE, a range that lower-casing would
-    change, a character outside ASCII that IGNORECASE takes for an ASCII letter."""
-    if _parser is None or not pattern.flags & re.IGNORECASE:
+    change, a character outside ASCII that IGNORECASE takes for an ASCII letter. `pattern`
+    may be a pattern's source, compiled with `flags`; `joins`: the patterns it joins
+    (`alternation_source`), whose parsed trees are checked instead of parsing it again."""
+    source, flags = (
+        (pattern, flags) if isinstance(pattern, str) else (pattern.pattern, pattern.flags)
+    )
+    if _parser is None or not flags & re.IGNORECASE:
         return None
     parts = []
-    for found in _ESCAPE.finditer(pattern.pattern):
+    for found in _ESCAPE.finditer(source):
         escaped = found.group(1)
         if escaped is None:  # "(?P<name>" and "(?P=name)" keep their capital
             parts.append(found.group(0).lower().replace("(?p<", "(?P<").replace("(?p=", "(?P="))
@@ -184,9 +204,10 @@ def lowered(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
         else:
             parts.append(found.group(0))
     try:
-        if not _case_free(list(_parser.parse(pattern.pattern, pattern.flags))):
+        trees = [_tree(p.pattern, p.flags) for p in joins] or [_tree(source, flags)]
+        if not all(_case_free(tree) for tree in trees):
             return None
-        return re.compile("".join(parts), pattern.flags & ~re.IGNORECASE)
+        return re.compile("".join(parts), flags & ~re.IGNORECASE)
     except Exception:  # a parser of another version, a group name that clashes once lowered
         return None
 

@@ -64,8 +64,8 @@ def without_html(raw: bytes, header_end: int) -> Trimmed | None:
         return None
     if raw[close - 1 : close] == b"\r":
         close -= 1  # the line break before a delimiter is the delimiter's
-    opening = [m.start() for m in re.finditer(re.escape(delimiter) + rb"[ \t]*\r?\n", raw)]
-    if len(opening) != 2 or not opening[0] < opening[1] < close:
+    opening = _delimiter_lines(raw, delimiter, close)
+    if len(opening) != 2:
         return None
     first_head = _part_head(raw, opening[0], opening[1])
     last_head = _part_head(raw, opening[1], close)
@@ -77,6 +77,21 @@ def without_html(raw: bytes, header_end: int) -> Trimmed | None:
     if last_type is None or last_type[1].lower() != b"text/html":
         return None
     return Trimmed(raw[: last_head[1]] + raw[close:], boundary.decode("ascii", "replace"))
+
+
+def _delimiter_lines(raw: bytes, delimiter: bytes, close: int) -> list[int]:
+    """Where the lines that open a part start (before `close`; a third is not looked for).
+    No regular expression: one with the boundary in it would be compiled for each message."""
+    found: list[int] = []
+    at = raw.find(delimiter, 0, close)
+    while at >= 0 and len(found) < 3:
+        end = at + len(delimiter)
+        while raw[end : end + 1] in (b" ", b"\t"):
+            end += 1
+        if raw[end : end + 1] == b"\n" or raw[end : end + 2] == b"\r\n":
+            found.append(at)
+        at = raw.find(delimiter, end, close)
+    return found
 
 
 def _part_head(raw: bytes, start: int, end: int) -> tuple[int, int] | None:

@@ -6,10 +6,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bot.alternation import alternation, lowered
+from bot.alternation import alternation_source, lowered
 from bot.errors import RulesError
 from bot.model import FIELDS, Field
 from bot.sentences import clause_pattern
@@ -367,24 +368,36 @@ class _Joined:
     sentence too (`clause_local`)."""
 
     patterns: Patterns  # kept alive with its entry, so its id stays its own
-    combined: re.Pattern[str] | None
+    source: str | None  # of the joined pattern
+    flags: int
     local: bool
     lowered: re.Pattern[str] | None = None  # `combined` for lower-cased ASCII text
+
+    @cached_property
+    def combined(self) -> re.Pattern[str] | None:
+        """The joined pattern, compiled at its first use: where there is a lower-cased copy
+        only text outside ASCII needs it (and compiling a long list takes milliseconds)."""
+        if self.source is None:
+            return None
+        try:
+            return re.compile(self.source, self.flags)
+        except re.error:
+            return None
 
 
 # keyed by the list's id: hashing a tuple of patterns hashes their compiled code, every call
 _JOINED: dict[int, _Joined] = {}
 
 
-def _combine(patterns: Patterns) -> re.Pattern[str] | None:
-    """One pattern that matches where any of `patterns` does (bot.alternation: quick on long
-    lists), or None when they cannot be joined (different flags, numbered back-references,
-    repeated group names)."""
+def _combine(patterns: Patterns) -> str | None:
+    """The source of one pattern that matches where any of `patterns` does (bot.alternation:
+    quick on long lists), or None when they cannot be joined (different flags, numbered
+    back-references, repeated group names: the pattern does not compile)."""
     flags = {p.flags for p in patterns}
     if len(flags) != 1 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
         return None
     try:
-        return alternation(patterns, flags.pop())
+        return alternation_source(patterns, flags.pop())
     except re.error:
         return None
 
@@ -395,10 +408,9 @@ def _joined(patterns: Patterns) -> _Joined:
         if len(_JOINED) >= 512:  # only lists built on the fly could get here
             _JOINED.clear()
         local = not any(_CONTEXT.search(p.pattern) for p in patterns)
-        combined = _combine(patterns)
-        entry = _JOINED[id(patterns)] = _Joined(
-            patterns, combined, local, None if combined is None else lowered(combined)
-        )
+        source, flags = _combine(patterns), patterns[0].flags
+        quick = None if source is None else lowered(source, flags, joins=patterns)
+        entry = _JOINED[id(patterns)] = _Joined(patterns, source, flags, local, quick)
     return entry
 
 
