@@ -22,7 +22,7 @@ from bot.errors import MessageError
 from bot.html_text import html_text
 from bot.model import Attachment, Message
 from bot.pdf import pdf_text
-from bot.plain_first import Trimmed, without_html
+from bot.plain_first import BOUNDARY, Trimmed, without_html
 from bot.sentences import MAX_TEXT_CHARS, clip_text
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # before, which keeps them fast), or a CR-only message slips by.
 _LINE = rb"[\r\n]"
 _CONTAINER = re.compile(_LINE + rb"content-type:\s*(?:multipart|message)/", re.I)
-_BOUNDARY = re.compile(rb'\bboundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 _ODD_BOUNDARY = re.compile(rb"\bboundary\*", re.I)  # RFC 2231-encoded: no client writes it
 _ANY_DELIMITER = re.compile(_LINE + rb"--")
 _PDF_TYPE = re.compile(rb"application/pdf", re.I)  # a PDF part without a .pdf name has it
@@ -160,7 +159,7 @@ def _delimiters(data: bytes) -> re.Pattern[bytes]:
     """The lines that may open a MIME part: those of the boundaries declared, or every line
     that starts with "--" when boundaries are RFC 2231-encoded or too many to list."""
     found: set[bytes] = set()
-    for match in _BOUNDARY.finditer(data):
+    for match in BOUNDARY.finditer(data):
         found.add(b"--" + (match[1] or match[2]))
         if len(found) > 4 * MAX_CONTAINERS:
             return _ANY_DELIMITER

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from email.message import Message as StdMessage
 
 _ALTERNATIVE = re.compile(rb"^content-type:\s*multipart/alternative\s*;", re.I | re.M)
-_BOUNDARY = re.compile(rb'\bboundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
+# a boundary parameter, quoted or not (bot.parse lists every boundary of a message with it)
+BOUNDARY = re.compile(rb'\bboundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.I)
 _TYPE = re.compile(rb"^content-type:\s*([\w.+-]+/[\w.+-]+)", re.I | re.M)
 _BLANK = re.compile(rb"\r?\n\r?\n")
 
@@ -54,7 +55,7 @@ def without_html(raw: bytes, header_end: int) -> Trimmed | None:
     head = raw[:header_end]
     if not _ALTERNATIVE.search(head):
         return None
-    found = _BOUNDARY.search(head)
+    found = BOUNDARY.search(head)
     if found is None:
         return None
     boundary = found[1] or found[2]
