@@ -120,11 +120,6 @@ def leads_with_boundary(pattern: re.Pattern[str]) -> bool:
     return bool(items) and items[0][0] is _ops.AT and items[0][1] is _ops.AT_BOUNDARY
 
 
-def alternation(patterns: Sequence[re.Pattern[str]], flags: int) -> re.Pattern[str]:
-    """`alternation_source`, compiled."""
-    return re.compile(alternation_source(patterns, flags), flags)
-
-
 def alternation_source(patterns: Sequence[re.Pattern[str]], flags: int) -> str:
     """One pattern that matches where any of `patterns` (all compiled with `flags`) does.
 

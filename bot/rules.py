@@ -392,14 +392,12 @@ _JOINED: dict[int, _Joined] = {}
 def _combine(patterns: Patterns) -> str | None:
     """The source of one pattern that matches where any of `patterns` does (bot.alternation:
     quick on long lists), or None when they cannot be joined (different flags, numbered
-    back-references, repeated group names: the pattern does not compile)."""
+    back-references). One that does not compile (repeated group names) is left to
+    `_Joined.combined` and `lowered`, which then give None."""
     flags = {p.flags for p in patterns}
     if len(flags) != 1 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
         return None
-    try:
-        return alternation_source(patterns, flags.pop())
-    except re.error:
-        return None
+    return alternation_source(patterns, flags.pop())
 
 
 def _joined(patterns: Patterns) -> _Joined:
