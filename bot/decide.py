@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from bot.extract import extract, revisions_in
 from bot.guard import never_answer_reason
@@ -21,7 +22,7 @@ from bot.model import (
     ThreadState,
 )
 from bot.rules import Rules
-from bot.sentences import split_sentences
+from bot.sentences import MEMO_CHARS, MEMO_ITEMS, split_sentences
 from bot.trust import verify_sender
 from bot.zones import line_labels, normalize, split_zones
 
@@ -99,7 +100,11 @@ def own_sentences(text: str, sentences: list[str] | None = None) -> frozenset[st
     """Sentences and lines of a message the bot or the shop sent, for quote recognition
     (`sentences`: split_sentences(text), when the caller has them already)."""
     items = [*(split_sentences(text) if sentences is None else sentences), *text.splitlines()]
-    return frozenset(n for n in map(normalize, dict.fromkeys(items)) if len(n) >= 12)
+    said = (_normalized(i) if len(i) <= MEMO_CHARS else normalize(i) for i in dict.fromkeys(items))
+    return frozenset(n for n in said if len(n) >= 12)
+
+
+_normalized = lru_cache(maxsize=MEMO_ITEMS)(normalize)  # the same quoted lines (bot.sentences)
 
 
 @dataclass(frozen=True)

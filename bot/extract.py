@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from bot.model import Attachment, Extraction, Fields, Modality, Stage, Statement
 from bot.rules import Patterns, Rules, any_match, clause_local
-from bot.sentences import MAX_EXTRACT_CHARS, clip_text, split_clauses, split_sentences
+from bot.sentences import (
+    MAX_EXTRACT_CHARS,
+    MEMO_ITEMS,
+    clip_text,
+    split_clauses,
+    split_sentences,
+)
 
 _NUMBER = re.compile(
     r"(?<![\w.$€£#/+-])(\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+|\d{1,6})"
@@ -525,15 +532,22 @@ def revisions_in(text: str, rules: Rules, *, sentences: list[str] | None = None)
     `extract` reads them, without the clauses' cue analysis (which a name does not need).
     `sentences`: split_sentences(text), when the caller has them already."""
     seen: dict[str, None] = {}
-    gated = clause_local(rules.revision)
     for sentence in split_sentences(text) if sentences is None else sentences:
-        if gated and not any_match(rules.revision, sentence):
-            continue  # most sentences name none: no clause splitting for them
-        for clause in split_clauses(sentence, rules.clause_split):
-            for pattern in rules.revision:
-                for found in pattern.finditer(clause):
-                    value = found.group(1)
-                    seen[value.upper() if "." not in value else value] = None
+        seen.update(dict.fromkeys(_names_in(sentence, rules)))
+    return tuple(seen)
+
+
+@lru_cache(maxsize=MEMO_ITEMS)  # a thread's mail quotes the same sentences (bot.sentences)
+def _names_in(sentence: str, rules: Rules) -> tuple[str, ...]:
+    """The revisions and files one sentence names, in order (`revisions_in`'s work on it)."""
+    if clause_local(rules.revision) and not any_match(rules.revision, sentence):
+        return ()  # most sentences name none: no clause splitting for them
+    seen: dict[str, None] = {}
+    for clause in split_clauses(sentence, rules.clause_split):
+        for pattern in rules.revision:
+            for found in pattern.finditer(clause):
+                value = found.group(1)
+                seen[value.upper() if "." not in value else value] = None
     return tuple(seen)
 
 

@@ -73,9 +73,10 @@ class HeaderRule:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rules:
-    """Every rule the pure core needs, loaded from one rules folder."""
+    """Every rule the pure core needs, loaded from one rules folder. Compared and hashed by
+    identity: a memo of what a sentence holds under these rules keys on them cheaply."""
 
     questions: Mapping[Field, str]
     authority_roles: frozenset[str]

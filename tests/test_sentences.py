@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.rules import Rules
-from bot.sentences import split_clauses, split_sentences
+from bot.sentences import (
+    MEMO_CHARS,
+    _line_sentences,
+    _remembered,
+    split_clauses,
+    split_sentences,
+)
 
 
 @pytest.mark.parametrize(
@@ -67,3 +73,18 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
 def test_split_clauses(rules: Rules, sentence: str, expected: list[str]) -> None:
     """A sentence splits where a new instruction starts, and nowhere else."""
     assert split_clauses(sentence, rules.clause_split) == expected
+
+
+def test_remembered_lines_give_what_a_fresh_split_gives() -> None:
+    """The memo of lines already split (bot.sentences.MEMO_ITEMS) answers a line met again,
+    as a quoted history brings it back, with what splitting it afresh gives; a line longer
+    than MEMO_CHARS is split afresh and never remembered."""
+    quoted = "Quote Q-20952 is attached. Lead time: approx. 10 days. Rev. C7 controls."
+    long = " ".join(["Please print the brackets. Rev. B2 is fine."] * 40)
+    assert len(long) > MEMO_CHARS
+    _remembered.cache_clear()
+    first = [split_sentences(text) for text in (quoted, f"> {quoted}", long, quoted, long)]
+    assert first[0] == first[1] == first[3] == list(_line_sentences(quoted))
+    assert first[2] == first[4] == list(dict.fromkeys(_line_sentences(long)))
+    assert _remembered.cache_info().hits == 2  # the quoted line, twice; never the long one
+    assert _remembered.cache_info().currsize == 1
