@@ -961,10 +961,13 @@ class Store:
             if links:  # links stored first win, as in record()
                 session.execute(self._insert_new(ThreadLink), links)
             # the suppressed reply of a message another worker recorded is that worker's
-            replies = [r for r in batch.replies if r.in_reply_to not in taken]
-            for reply in replies:
-                reply.mailbox = self.mailbox
-            session.add_all(replies)
+            replies = [
+                reply.model_dump(exclude={"id"}) | {"mailbox": self.mailbox}
+                for reply in batch.replies
+                if reply.in_reply_to not in taken
+            ]
+            if replies:  # one executemany, as for the messages: the ORM took 1.3 ms more a batch
+                session.execute(insert(ReplyRecord.__table__), replies)  # type: ignore[attr-defined]
             for cursor, now in _last_of_each_run(batch.cursors):
                 self._move(session, cursor, now)
             self._commit(session)
