@@ -10,6 +10,7 @@ from bot.model import Attachment, Extraction, Fields, Modality, Stage, Statement
 from bot.rules import Patterns, Rules, any_match, clause_local
 from bot.sentences import (
     MAX_EXTRACT_CHARS,
+    MEMO_CHARS,
     MEMO_ITEMS,
     clip_text,
     split_clauses,
@@ -533,11 +534,12 @@ def revisions_in(text: str, rules: Rules, *, sentences: list[str] | None = None)
     `sentences`: split_sentences(text), when the caller has them already."""
     seen: dict[str, None] = {}
     for sentence in split_sentences(text) if sentences is None else sentences:
-        seen.update(dict.fromkeys(_names_in(sentence, rules)))
+        memo = len(sentence) <= MEMO_CHARS
+        named = _remembered_names(sentence, rules) if memo else _names_in(sentence, rules)
+        seen.update(dict.fromkeys(named))
     return tuple(seen)
 
 
-@lru_cache(maxsize=MEMO_ITEMS)  # a thread's mail quotes the same sentences (bot.sentences)
 def _names_in(sentence: str, rules: Rules) -> tuple[str, ...]:
     """The revisions and files one sentence names, in order (`revisions_in`'s work on it)."""
     if clause_local(rules.revision) and not any_match(rules.revision, sentence):
@@ -549,6 +551,10 @@ def _names_in(sentence: str, rules: Rules) -> tuple[str, ...]:
                 value = found.group(1)
                 seen[value.upper() if "." not in value else value] = None
     return tuple(seen)
+
+
+# a thread's mail quotes the same sentences again and again (bot.sentences.MEMO_ITEMS)
+_remembered_names = lru_cache(maxsize=MEMO_ITEMS)(_names_in)
 
 
 def _known_revisions(

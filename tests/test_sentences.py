@@ -83,8 +83,8 @@ def test_remembered_lines_give_what_a_fresh_split_gives() -> None:
     long = " ".join(["Please print the brackets. Rev. B2 is fine."] * 40)
     assert len(long) > MEMO_CHARS
     _remembered.cache_clear()
-    first = [split_sentences(text) for text in (quoted, f"> {quoted}", long, quoted, long)]
-    assert first[0] == first[1] == first[3] == list(_line_sentences(quoted))
-    assert first[2] == first[4] == list(dict.fromkeys(_line_sentences(long)))
+    split = [split_sentences(text) for text in (quoted, f"> {quoted}", long, quoted, long)]
+    assert split[0] == split[1] == split[3] == list(_line_sentences(quoted))
+    assert split[2] == split[4] == list(dict.fromkeys(_line_sentences(long)))
     assert _remembered.cache_info().hits == 2  # the quoted line, twice; never the long one
     assert _remembered.cache_info().currsize == 1
