@@ -165,10 +165,11 @@ def _grouped(
     return "|".join([*parts, *anywhere])
 
 
-# The characters outside ASCII that re.IGNORECASE takes for an ASCII letter (found by trying
-# every code point against every ASCII letter, both ways, on Python 3.11): a pattern holding
-# one matches ASCII text that its lower-cased copy would not.
-_FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
+# The characters outside ASCII that re.IGNORECASE takes for an ASCII letter, with that letter
+# (found by trying every code point against every ASCII letter, both ways, on Python 3.11): a
+# pattern holding one matches ASCII text that its lower-cased copy would not.
+IGNORECASE_ASCII = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+_FOLDS_TO_ASCII = frozenset(IGNORECASE_ASCII)
 _ESCAPE = re.compile(r"\\(.)|[^\\]+", re.S)
 _SAFE_ESCAPES = frozenset("bBdDsSwWAZntrfv123456789")  # a letter or digit kept as it is
 

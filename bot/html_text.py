@@ -28,6 +28,8 @@ from html import unescape
 
 from lxml import etree
 
+from bot.alternation import IGNORECASE_ASCII
+
 # Closed and opened with a blank line, like a paragraph.
 _PARAGRAPHS = frozenset(
     (
@@ -88,7 +90,7 @@ _CONTAINER_WORDS = (
 # The characters outside ASCII that re.IGNORECASE takes for an ASCII letter (str.lower leaves
 # the dotless i and the long s as they are, and makes the dotted capital I two characters);
 # replaced one by one, as str.translate takes 0.25 ms a body
-_IGNORECASE_ASCII = (("\u0130", "i"), ("\u0131", "i"), ("\u017f", "s"), ("\u212a", "k"))
+_IGNORECASE_ASCII = tuple(IGNORECASE_ASCII.items())
 
 
 def may_hold_container(html: str) -> bool:
